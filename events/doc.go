@@ -16,5 +16,5 @@
 //     decodes to the same value, so auditors can replay the stream.
 //
 // The package knows nothing of NATS: the stream sequence of an event is
-// carried beside it by the store (see eventstore.Record).
+// carried beside it in a Record.
 package events

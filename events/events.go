@@ -186,6 +186,13 @@ func (e Expired) validate() error {
 	return nil
 }
 
+// Record is an event with the stream sequence it was stored at (0 when not
+// stored yet).
+type Record struct {
+	Seq   uint64
+	Event Event
+}
+
 // New builds an event from a payload.
 func New(envelopeID string, at time.Time, p Payload) Event {
 	return Event{Type: p.eventType(), EnvelopeID: envelopeID, At: at.UTC(), Data: p}

@@ -99,7 +99,7 @@ func (e *Envelope) Opened(user string) (Share, int, bool) {
 }
 
 // Fold builds an envelope from its events in stream order.
-func Fold(id string, evs []Record) (*Envelope, error) {
+func Fold(id string, evs []events.Record) (*Envelope, error) {
 	e := &Envelope{ID: id}
 	for _, r := range evs {
 		if err := e.Apply(r.Seq, r.Event); err != nil {
@@ -107,12 +107,6 @@ func Fold(id string, evs []Record) (*Envelope, error) {
 		}
 	}
 	return e, nil
-}
-
-// Record is an event with the stream sequence it was stored at.
-type Record struct {
-	Seq   uint64
-	Event events.Event
 }
 
 // Apply folds one event into the state. It refuses, with ErrCorrupt, an

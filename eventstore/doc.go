@@ -1,0 +1,22 @@
+// Package eventstore owns the ENVELOPES stream: one subject per envelope,
+// envelope.<id>, so the stream is the serializer of each envelope's events.
+//
+// Invariants this package keeps:
+//
+//  1. Appends are conditional: every event carries
+//     Nats-Expected-Last-Subject-Sequence, the stream sequence of the
+//     envelope's last event the caller decided on. A mismatch is ErrConflict
+//     (JetStream codes 10071, or 10164 on replicated streams, matched by
+//     code, never by text); nothing is written.
+//  2. An append is written at most once. Each append carries a Nats-Msg-Id
+//     unique to that decision; when a retry after a lost acknowledgement
+//     meets a conflict, the store reads the envelope's first message after
+//     the expected sequence, and if it carries this Msg-Id the append had
+//     succeeded and its sequence is returned.
+//  3. A successful Append returns only after JetStream acknowledged the
+//     message (with sync_interval: always, after fsync). An unknown outcome
+//     is ErrUnavailable, never success: the caller must reload.
+//  4. Load returns an envelope's events in stream order, decoded strictly;
+//     a malformed event is an error (events.ErrMalformed), not skipped.
+//  5. The stream denies deletes and purges: money history is append-only.
+package eventstore

@@ -1,0 +1,351 @@
+package embedded
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// Sentinel errors. Errors returned by [Start] wrap one of these (and, where
+// there is one, the underlying cause), so callers can use [errors.Is].
+var (
+	// ErrConfig reports a configuration that cannot be loaded or used.
+	ErrConfig = errors.New("embedded: invalid configuration")
+	// ErrStart reports a server that failed to start or to become ready.
+	ErrStart = errors.New("embedded: server did not start")
+)
+
+// Defaults mirrored from the repository's nats.conf. TestDefaultsMatchNatsConf
+// keeps the two in step.
+const (
+	defaultServerName     = "hongbao"
+	defaultHost           = "127.0.0.1"
+	defaultPort           = 4222
+	defaultHTTPHost       = "127.0.0.1"
+	defaultHTTPPort       = 8222
+	defaultMaxPayload     = 1 << 20 // 1MB
+	defaultStoreDir       = "./data/jetstream"
+	defaultMaxMemoryStore = 256 << 20 // 256MB
+	defaultMaxFileStore   = 20 << 30  // 20GB
+
+	// readyTimeout bounds how long Start waits for the server to accept
+	// connections.
+	readyTimeout = 10 * time.Second
+	// readyPoll is the slice of readyTimeout between two checks of the
+	// context and of fatal server errors.
+	readyPoll = 50 * time.Millisecond
+)
+
+// LevelTrace is the slog level at which the server's trace output (every
+// protocol message) is logged. It is only produced when the logger's handler
+// is enabled for this level.
+const LevelTrace = slog.LevelDebug - 4
+
+// Config selects how the embedded server is configured.
+type Config struct {
+	// ConfigFile is the path of a nats.conf file. When empty, built-in
+	// defaults equal to the repository's nats.conf are used.
+	ConfigFile string
+	// StoreDir overrides the JetStream store_dir when non-empty. As with
+	// store_dir, nats-server keeps its files in a "jetstream" subdirectory
+	// of this directory.
+	StoreDir string
+	// Listen overrides the client listen address ("host:port") when
+	// non-empty. Port 0 (or -1) picks a random free port; an empty host
+	// listens on all interfaces, as with net.Listen.
+	Listen string
+	// DontListen starts the server without any TCP listener: no client
+	// port and no HTTP monitoring port. Only in-process connections
+	// ([Server.Connect]) are possible. Meant for tests.
+	DontListen bool
+	// Logger receives the server's logs. Nil discards them. Debug and trace
+	// output is produced only when the logger is enabled for
+	// [slog.LevelDebug] or [LevelTrace] respectively.
+	Logger *slog.Logger
+}
+
+// Server is a running in-process nats-server with JetStream enabled.
+type Server struct {
+	ns *server.Server
+
+	// Settings the server was started with (after nats-server applied its
+	// defaults), copied so they can be read without racing the server.
+	dontListen   bool
+	storeDir     string
+	syncAlways   bool
+	syncInterval time.Duration
+}
+
+// Start configures and starts an in-process NATS server with JetStream and
+// waits until it accepts connections. ctx bounds the start-up only; once
+// Start has returned, the server runs until [Server.Shutdown].
+func Start(ctx context.Context, cfg Config) (*Server, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	opts, err := options(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Logger != nil && !opts.SyncAlways {
+		cfg.Logger.Warn("JetStream sync_interval is not 'always': acknowledged writes can be lost on power failure",
+			"component", "embedded", "sync_interval", opts.SyncInterval)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	// NewServer owns opts from now on and has filled in its defaults
+	// (e.g. the 2 minute SyncInterval); copy what we report later.
+	srv := &Server{
+		ns:           ns,
+		dontListen:   opts.DontListen,
+		storeDir:     opts.StoreDir,
+		syncAlways:   opts.SyncAlways,
+		syncInterval: opts.SyncInterval,
+	}
+	logs := newLogAdapter(cfg.Logger)
+	ns.SetLoggerV2(logs, logs.enabled(slog.LevelDebug), logs.enabled(LevelTrace), false)
+	ns.Start()
+
+	fail := func(err error) (*Server, error) {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, err
+	}
+	deadline := time.Now().Add(readyTimeout)
+	for {
+		// The server reports fatal start-up problems (port in use,
+		// unusable store directory, ...) through Fatalf and then gives up;
+		// our logger records them instead of exiting the process.
+		if msg := logs.fatalMessage(); msg != "" {
+			return fail(fmt.Errorf("%w: %s", ErrStart, msg))
+		}
+		if ns.ReadyForConnections(readyPoll) {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return fail(fmt.Errorf("%w: %w", ErrStart, err))
+		}
+		if time.Now().After(deadline) {
+			return fail(fmt.Errorf("%w: not ready for connections after %s", ErrStart, readyTimeout))
+		}
+	}
+	if msg := logs.fatalMessage(); msg != "" {
+		return fail(fmt.Errorf("%w: %s", ErrStart, msg))
+	}
+	if !ns.JetStreamEnabled() {
+		return fail(fmt.Errorf("%w: JetStream is not enabled", ErrStart))
+	}
+	return srv, nil
+}
+
+// options builds the server options from cfg: the config file or the
+// defaults, then the overrides.
+func options(cfg Config) (*server.Options, error) {
+	var opts *server.Options
+	if cfg.ConfigFile != "" {
+		o, err := server.ProcessConfigFile(cfg.ConfigFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrConfig, cfg.ConfigFile, err)
+		}
+		opts = o
+	} else {
+		opts = defaultOptions()
+	}
+
+	if cfg.StoreDir != "" {
+		opts.StoreDir = cfg.StoreDir
+	}
+	if cfg.Listen != "" {
+		host, port, err := parseListen(cfg.Listen)
+		if err != nil {
+			return nil, err
+		}
+		opts.Host, opts.Port = host, port
+	}
+	if cfg.DontListen {
+		opts.DontListen = true
+		opts.HTTPPort, opts.HTTPSPort, opts.ProfPort = 0, 0, 0
+	}
+	// The process owns signals; never let the library install handlers.
+	opts.NoSigs = true
+	opts.NoLog = cfg.Logger == nil
+	opts.JetStream = true
+	if opts.StoreDir == "" {
+		// nats-server would fall back to the system temporary directory,
+		// which is not a place for money.
+		return nil, fmt.Errorf("%w: no JetStream store_dir", ErrConfig)
+	}
+	return opts, nil
+}
+
+// defaultOptions returns options equal to those the repository's nats.conf
+// produces.
+func defaultOptions() *server.Options {
+	return &server.Options{
+		ServerName:         defaultServerName,
+		Host:               defaultHost,
+		Port:               defaultPort,
+		HTTPHost:           defaultHTTPHost,
+		HTTPPort:           defaultHTTPPort,
+		MaxPayload:         defaultMaxPayload,
+		JetStream:          true,
+		StoreDir:           defaultStoreDir,
+		SyncAlways:         true,
+		JetStreamMaxMemory: defaultMaxMemoryStore,
+		JetStreamMaxStore:  defaultMaxFileStore,
+	}
+}
+
+// parseListen parses a "host:port" override. Port 0 means a random port,
+// which nats-server spells -1.
+func parseListen(hp string) (string, int, error) {
+	host, p, err := net.SplitHostPort(hp)
+	if err != nil {
+		return "", 0, fmt.Errorf("%w: listen %q: %w", ErrConfig, hp, err)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < -1 || port > 65535 {
+		return "", 0, fmt.Errorf("%w: listen %q: invalid port", ErrConfig, hp)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	return host, port, nil
+}
+
+// Connect opens a client connection to the server through an in-process
+// pipe; it works with DontListen. opts are applied after the in-process
+// option.
+func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	all := append([]nats.Option{nats.InProcessServer(s.ns)}, opts...)
+	nc, err := nats.Connect("", all...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect: %w", err)
+	}
+	return nc, nil
+}
+
+// ClientURL returns the URL TCP clients connect to, or "" when the server
+// was started with DontListen. A wildcard listen host is reported as the
+// loopback address.
+func (s *Server) ClientURL() string {
+	if s.dontListen {
+		return ""
+	}
+	u, err := url.Parse(s.ns.ClientURL())
+	if err != nil {
+		return s.ns.ClientURL()
+	}
+	if ip := net.ParseIP(u.Hostname()); ip != nil && ip.IsUnspecified() {
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+	}
+	return u.String()
+}
+
+// StoreDir returns the configured JetStream store directory (after
+// overrides). nats-server keeps its files in its "jetstream" subdirectory.
+func (s *Server) StoreDir() string {
+	return s.storeDir
+}
+
+// SyncInterval reports the running server's JetStream fsync policy: always
+// is true when every write is fsynced before it is acknowledged
+// (sync_interval: always); otherwise d is the background fsync interval.
+func (s *Server) SyncInterval() (always bool, d time.Duration) {
+	if c := s.ns.JetStreamConfig(); c != nil {
+		return c.SyncAlways, c.SyncInterval
+	}
+	// JetStream already shut down: report what the server was started with.
+	return s.syncAlways, s.syncInterval
+}
+
+// Shutdown stops the server and waits until it has stopped. It is safe to
+// call more than once.
+func (s *Server) Shutdown() {
+	s.ns.Shutdown()
+	s.ns.WaitForShutdown()
+}
+
+// NATS returns the underlying nats-server.
+func (s *Server) NATS() *server.Server {
+	return s.ns
+}
+
+// logAdapter implements server.Logger on top of an optional *slog.Logger.
+// It also records the first fatal message, because nats-server's Fatalf
+// normally exits the process: Start turns it into an error instead.
+type logAdapter struct {
+	log *slog.Logger // nil: discard
+
+	mu    sync.Mutex
+	fatal string
+}
+
+var _ server.Logger = (*logAdapter)(nil)
+
+func newLogAdapter(l *slog.Logger) *logAdapter {
+	if l != nil {
+		l = l.With("component", "nats-server")
+	}
+	return &logAdapter{log: l}
+}
+
+func (a *logAdapter) enabled(level slog.Level) bool {
+	return a.log != nil && a.log.Enabled(context.Background(), level)
+}
+
+func (a *logAdapter) logf(level slog.Level, format string, v []any, attrs ...any) {
+	if !a.enabled(level) {
+		return
+	}
+	a.log.Log(context.Background(), level, fmt.Sprintf(format, v...), attrs...)
+}
+
+func (a *logAdapter) fatalMessage() string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.fatal
+}
+
+// Noticef logs at slog.LevelInfo.
+func (a *logAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelInfo, format, v) }
+
+// Warnf logs at slog.LevelWarn.
+func (a *logAdapter) Warnf(format string, v ...any) { a.logf(slog.LevelWarn, format, v) }
+
+// Errorf logs at slog.LevelError.
+func (a *logAdapter) Errorf(format string, v ...any) { a.logf(slog.LevelError, format, v) }
+
+// Fatalf logs at slog.LevelError with fatal=true and records the message;
+// it does not exit.
+func (a *logAdapter) Fatalf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	a.mu.Lock()
+	if a.fatal == "" {
+		a.fatal = msg
+	}
+	a.mu.Unlock()
+	if a.enabled(slog.LevelError) {
+		a.log.Log(context.Background(), slog.LevelError, msg, "fatal", true)
+	}
+}
+
+// Debugf logs at slog.LevelDebug.
+func (a *logAdapter) Debugf(format string, v ...any) { a.logf(slog.LevelDebug, format, v) }
+
+// Tracef logs at LevelTrace.
+func (a *logAdapter) Tracef(format string, v ...any) { a.logf(LevelTrace, format, v) }

@@ -1,0 +1,295 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/hongbao/hongbao/aggregates/envelope"
+	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/events"
+)
+
+// timeFormat is RFC 3339 with milliseconds, in UTC.
+const timeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+// respond sends a JSON reply.
+func (s *Service) respond(req micro.Request, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		s.log.Error("reply does not encode", "subject", req.Subject(), "err", err)
+		s.fail(req, err)
+		return
+	}
+	if err := req.Respond(b); err != nil {
+		s.log.Warn("reply not sent", "subject", req.Subject(), "err", err)
+	}
+}
+
+// fail answers with the contract's error for err.
+func (s *Service) fail(req micro.Request, err error) {
+	e := toAPIError(err)
+	if e.Status >= 500 {
+		s.log.Warn("request failed", "subject", req.Subject(), "err", err)
+	}
+	if rerr := req.Error(strconv.Itoa(e.Status), e.Message, e.Body()); rerr != nil {
+		s.log.Warn("error reply not sent", "subject", req.Subject(), "err", rerr)
+	}
+}
+
+func (s *Service) requestContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), s.cfg.RequestTimeout)
+}
+
+// envelopeRequest decodes the envelope id from the subject and the body;
+// on bad input it answers 400 and reports false.
+func envelopeRequest[T any](s *Service, req micro.Request, verb string, decode func([]byte) (T, error)) (string, T, bool) {
+	var zero T
+	id, err := api.EnvelopeIDFromSubject(req.Subject(), s.cfg.Prefix, verb)
+	if err != nil {
+		s.fail(req, err)
+		return "", zero, false
+	}
+	body, err := decode(req.Data())
+	if err != nil {
+		s.fail(req, err)
+		return "", zero, false
+	}
+	return id, body, true
+}
+
+// enqueue runs j in id's mailbox, answering busy when it is full.
+func (s *Service) enqueue(req micro.Request, id string, j job) {
+	if !s.submit(id, j) {
+		s.fail(req, api.Errorf(api.CodeBusy, "envelope %s has too many requests waiting; retry later", id))
+	}
+}
+
+func (s *Service) handlePay(req micro.Request) {
+	id, body, ok := envelopeRequest(s, req, "pay", api.DecodePay)
+	if !ok {
+		return
+	}
+	s.enqueue(req, id, func(e *entry) {
+		ctx, cancel := s.requestContext()
+		defer cancel()
+		st, _, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
+			ev, err := st.Pay(body.PaymentID, body.Amount, s.cfg.Now())
+			if err != nil || ev == nil {
+				return nil, err
+			}
+			due := ev.Data.(events.Paid).ExpiresAt
+			return &eventDecision{event: *ev, timer: &due}, nil
+		})
+		if errors.Is(err, envelope.ErrPayTimeout) {
+			s.tick(ctx, e) // cancel it now rather than at the next timer
+		}
+		if err != nil {
+			s.fail(req, err)
+			return
+		}
+		s.respond(req, api.PayReply{EnvelopeID: id, State: stateName(st.Status), ExpiresAt: formatTime(st.ExpiresAt)})
+	})
+}
+
+func grabReply(r envelope.Result) api.GrabReply {
+	return api.GrabReply{Status: r.Outcome.String(), Amount: r.Amount}
+}
+
+func (s *Service) handleGrab(req micro.Request) {
+	id, body, ok := envelopeRequest(s, req, "grab", api.DecodeUser)
+	if !ok {
+		return
+	}
+	answer := func(st *envelope.Envelope) {
+		r, err := st.Grab(body.User, s.cfg.Now())
+		if errors.Is(err, envelope.ErrNotLive) {
+			s.respond(req, api.GrabReply{Status: api.StatusNotLive})
+			return
+		}
+		s.respond(req, grabReply(r))
+	}
+	if s.reg.get(id).read(answer) {
+		return
+	}
+	s.enqueue(req, id, func(e *entry) {
+		ctx, cancel := s.requestContext()
+		defer cancel()
+		st, err := s.load(ctx, e)
+		if err != nil {
+			s.fail(req, err)
+			return
+		}
+		answer(st) // the mailbox is the only writer: no lock needed here
+	})
+}
+
+func (s *Service) handleOpen(req micro.Request) {
+	id, body, ok := envelopeRequest(s, req, "open", api.DecodeUser)
+	if !ok {
+		return
+	}
+	// An ended envelope can answer from memory: no later event can change
+	// what this user gets.
+	answered := false
+	s.reg.get(id).read(func(st *envelope.Envelope) {
+		if st.Status == envelope.StatusFinished || st.Status == envelope.StatusExpired {
+			if r, err := st.Grab(body.User, s.cfg.Now()); err == nil {
+				s.respond(req, api.OpenReply{Status: r.Outcome.String(), Amount: r.Amount, Index: r.Index})
+				answered = true
+			}
+		}
+	})
+	if answered {
+		return
+	}
+	s.enqueue(req, id, func(e *entry) {
+		ctx, cancel := s.requestContext()
+		defer cancel()
+		var res envelope.Result
+		_, seq, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
+			r, ev, err := st.Open(body.User, s.cfg.Now())
+			res = r
+			if err != nil || ev == nil {
+				return nil, err
+			}
+			return &eventDecision{event: *ev}, nil
+		})
+		if err != nil {
+			s.fail(req, err)
+			return
+		}
+		reply := api.OpenReply{Status: res.Outcome.String(), Amount: res.Amount, Index: res.Index}
+		if res.Outcome == envelope.OutcomeOpened {
+			remaining := res.RemainingCount
+			reply.RemainingCount, reply.Seq = &remaining, seq
+		}
+		s.respond(req, reply)
+		if res.Outcome == envelope.OutcomeExpired {
+			s.tick(ctx, e) // expire it now rather than at the next timer
+		}
+	})
+}
+
+func (s *Service) handleGet(req micro.Request) {
+	id, body, ok := envelopeRequest(s, req, "get", api.DecodeGet)
+	if !ok {
+		return
+	}
+	from := 0
+	if body.Cursor != "" {
+		n, err := strconv.Atoi(body.Cursor)
+		if err != nil || n < 0 {
+			s.fail(req, api.Errorf(api.CodeBadRequest, "cursor %q is not one this service gave", body.Cursor))
+			return
+		}
+		from = n
+	}
+	s.enqueue(req, id, func(e *entry) {
+		ctx, cancel := s.requestContext()
+		defer cancel()
+		if e.state != nil && e.state.LastSeq < body.AfterSeq {
+			e.setState(nil) // the caller has seen a later write: read the store
+		}
+		st, err := s.load(ctx, e)
+		if err != nil {
+			s.fail(req, err)
+			return
+		}
+		s.respond(req, getReply(st, from, body.Limit))
+	})
+}
+
+// getReply renders the details of an envelope, opens [from, from+limit).
+func getReply(st *envelope.Envelope, from, limit int) api.GetReply {
+	best := -1
+	if st.Status == envelope.StatusFinished {
+		for i, o := range st.Opens {
+			if best < 0 || o.Amount > st.Opens[best].Amount {
+				best = i
+			}
+		}
+	}
+	r := api.GetReply{Envelope: api.EnvelopeView{
+		EnvelopeID: st.ID, Sender: st.Sender, Kind: string(st.Kind), Total: st.Total, Count: st.Count,
+		State: stateName(st.Status), OpenedCount: len(st.Opens), OpenedTotal: st.OpenedTotal,
+		Refunded: st.Refund, Greeting: st.Greeting, CreatedAt: formatTime(st.CreatedAt), ExpiresAt: formatTime(st.ExpiresAt),
+	}, Opens: []api.OpenView{}}
+	end := min(len(st.Opens), from+limit)
+	for i := from; i < end; i++ {
+		o := st.Opens[i]
+		r.Opens = append(r.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: i + 1, At: formatTime(o.At), BestLuck: i == best})
+	}
+	if end < len(st.Opens) {
+		r.Next = strconv.Itoa(end)
+	}
+	return r
+}
+
+func stateName(s envelope.Status) string {
+	switch s {
+	case envelope.StatusWrapped:
+		return api.StateWrapped
+	case envelope.StatusLive:
+		return api.StateLive
+	case envelope.StatusFinished:
+		return api.StateFinished
+	case envelope.StatusExpired:
+		return api.StateExpired
+	case envelope.StatusCancelled:
+		return api.StateCancelled
+	}
+	return s.String()
+}
+
+// onTimer is called by the timers when id's timer is due.
+func (s *Service) onTimer(id string) {
+	if !s.submit(id, func(e *entry) {
+		ctx, cancel := s.requestContext()
+		defer cancel()
+		s.tick(ctx, e)
+	}) {
+		s.timers.Retry(id, time.Second)
+	}
+}
+
+// tick applies whatever is due on e (cancel or expire) and then moves or
+// deletes its timer. Runs in the mailbox.
+func (s *Service) tick(ctx context.Context, e *entry) {
+	st, _, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
+		now := s.cfg.Now()
+		if ev := st.Cancel(now); ev != nil {
+			return &eventDecision{event: *ev}, nil
+		}
+		if ev := st.Expire(now); ev != nil {
+			return &eventDecision{event: *ev}, nil
+		}
+		return nil, nil
+	})
+	switch {
+	case errors.Is(err, errNotFound):
+		err = s.timers.Delete(ctx, e.id) // a timer written for a wrap that never landed
+	case err != nil:
+	default:
+		if due, pending := st.Due(); pending {
+			err = s.timers.Set(ctx, e.id, due)
+		} else {
+			err = s.timers.Delete(ctx, e.id)
+		}
+	}
+	if err != nil {
+		s.log.Warn("timer: envelope not settled, retrying", "envelope", e.id, "err", err)
+		s.timers.Retry(e.id, time.Second)
+	}
+}

@@ -1,0 +1,180 @@
+package service
+
+import (
+	"hash/maphash"
+	"sync"
+
+	"github.com/hongbao/hongbao/aggregates/envelope"
+)
+
+// A job runs inside an envelope's mailbox: jobs of one envelope run one at a
+// time, in the order they were submitted.
+type job func(e *entry)
+
+// entry is one envelope's mailbox and its cached state.
+type entry struct {
+	id string
+
+	// mu guards queue, running and the state pointer. The mailbox worker is
+	// the only writer of *state and holds mu while it applies an event;
+	// readers outside the mailbox (grab) hold mu while they read.
+	mu      sync.Mutex
+	queue   []job
+	running bool
+	state   *envelope.Envelope // nil: not loaded, or dropped after an unknown outcome
+
+	// LRU links, guarded by the shard's mutex.
+	prev, next *entry
+}
+
+func (e *entry) idle() bool { return !e.running && len(e.queue) == 0 }
+
+// setState replaces the cached state (nil drops it).
+func (e *entry) setState(s *envelope.Envelope) {
+	e.mu.Lock()
+	e.state = s
+	e.mu.Unlock()
+}
+
+// read runs f on the cached state under the lock, if there is one.
+func (e *entry) read(f func(*envelope.Envelope)) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.state == nil {
+		return false
+	}
+	f(e.state)
+	return true
+}
+
+const shardCount = 64
+
+// registry maps envelope ids to entries: a bounded LRU cache of states that
+// also holds every envelope with work queued. Idle entries beyond the
+// capacity are evicted from the cold end; busy ones never are, so an
+// envelope never has two mailboxes in one process.
+type registry struct {
+	seed   maphash.Seed
+	shards [shardCount]shard
+	// maxQueue bounds one mailbox (bounded admission).
+	maxQueue int
+}
+
+type shard struct {
+	mu   sync.Mutex
+	m    map[string]*entry
+	head entry // sentinel: head.next is the most recent, head.prev the least
+	cap  int
+}
+
+func newRegistry(capacity, maxQueue int) *registry {
+	r := &registry{seed: maphash.MakeSeed(), maxQueue: maxQueue}
+	per := max(1, capacity/shardCount)
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.m = make(map[string]*entry)
+		s.head.next, s.head.prev = &s.head, &s.head
+		s.cap = per
+	}
+	return r
+}
+
+func (r *registry) shard(id string) *shard {
+	return &r.shards[maphash.String(r.seed, id)%shardCount]
+}
+
+// lookup returns the entry of id, creating it, and marks it recently used.
+// The caller holds s.mu.
+func (s *shard) lookup(id string) *entry {
+	e, ok := s.m[id]
+	if ok {
+		e.prev.next, e.next.prev = e.next, e.prev // unlink
+	} else {
+		e = &entry{id: id}
+		s.m[id] = e
+	}
+	e.next, e.prev = s.head.next, &s.head // link at the front
+	s.head.next.prev = e
+	s.head.next = e
+	s.evict()
+	return e
+}
+
+// evict drops idle entries from the cold end while over capacity, looking
+// at a few entries at most so that a run of busy ones costs little.
+func (s *shard) evict() {
+	looked := 0
+	for c := s.head.prev; len(s.m) > s.cap && c != &s.head && looked < 8; looked++ {
+		prev := c.prev
+		c.mu.Lock()
+		idle := c.idle()
+		c.mu.Unlock()
+		if idle {
+			c.prev.next, c.next.prev = c.next, c.prev
+			c.prev, c.next = nil, nil
+			delete(s.m, c.id)
+		}
+		c = prev
+	}
+}
+
+// get returns the entry of id (created if needed).
+func (r *registry) get(id string) *entry {
+	s := r.shard(id)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.lookup(id)
+}
+
+// submit queues j in id's mailbox and starts its worker if idle. It reports
+// false, queueing nothing, when the mailbox is full.
+func (r *registry) submit(id string, j job) bool {
+	s := r.shard(id)
+	s.mu.Lock()
+	e := s.lookup(id)
+	e.mu.Lock()
+	if len(e.queue) >= r.maxQueue {
+		e.mu.Unlock()
+		s.mu.Unlock()
+		return false
+	}
+	e.queue = append(e.queue, j)
+	start := !e.running
+	e.running = true
+	e.mu.Unlock()
+	s.mu.Unlock()
+	if start {
+		go r.drain(e)
+	}
+	return true
+}
+
+// drain runs e's jobs until its mailbox is empty.
+func (r *registry) drain(e *entry) {
+	for {
+		e.mu.Lock()
+		if len(e.queue) == 0 {
+			e.running = false
+			e.queue = nil
+			e.mu.Unlock()
+			return
+		}
+		j := e.queue[0]
+		e.queue[0] = nil
+		e.queue = e.queue[1:]
+		e.mu.Unlock()
+		j(e)
+	}
+}
+
+// len is the number of cached entries.
+func (r *registry) len() int {
+	n := 0
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		n += len(s.m)
+		s.mu.Unlock()
+	}
+	return n
+}

@@ -1,0 +1,281 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nats.go/micro"
+
+	"github.com/hongbao/hongbao/aggregates/envelope"
+	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/timers"
+)
+
+// Version of the service, shown by `nats micro info hongbao`.
+const Version = "0.1.0"
+
+// ErrStopped is returned by Start on a stopped service.
+var ErrStopped = errors.New("service: stopped")
+
+// Config of the service. The zero value of each field means its default.
+type Config struct {
+	Name           string          // micro service name; default "hongbao"
+	Prefix         string          // subject prefix; default "hongbao"
+	Limits         envelope.Limits // default envelope.DefaultLimits()
+	CacheSize      int             // cached envelopes; default 100,000
+	MaxQueue       int             // queued commands per envelope before busy; default 20,000
+	RequestTimeout time.Duration   // store work per request; default 5 s
+	WrapTTL        time.Duration   // how long wrap request ids are remembered; default 7 days
+	Store          eventstore.Config
+	Timers         timers.Config
+	Now            func() time.Time // default time.Now
+	Logger         *slog.Logger
+}
+
+func (c *Config) defaults() error {
+	if c.Name == "" {
+		c.Name = "hongbao"
+	}
+	if c.Prefix == "" {
+		c.Prefix = "hongbao"
+	}
+	if c.Limits == (envelope.Limits{}) {
+		c.Limits = envelope.DefaultLimits()
+	}
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if c.CacheSize == 0 {
+		c.CacheSize = 100_000
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 20_000
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.WrapTTL == 0 {
+		c.WrapTTL = 7 * 24 * time.Hour
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.Store.Logger = c.Logger
+	c.Timers.Logger = c.Logger
+	c.Timers.Now = c.Now
+	return nil
+}
+
+// Service is one running instance of hongbao.
+type Service struct {
+	cfg    Config
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	store  *eventstore.Store
+	timers *timers.Timers
+	wraps  jetstream.KeyValue
+	reg    *registry
+	log    *slog.Logger
+
+	micro   micro.Service
+	cancel  context.CancelFunc
+	running sync.WaitGroup // background loops
+	jobs    sync.WaitGroup // queued and running requests
+}
+
+// New connects the service to its streams and buckets (creating them when
+// missing). It does not serve until Start.
+func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Service, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("service: jetstream: %w", err)
+	}
+	s := &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, reg: newRegistry(cfg.CacheSize, cfg.MaxQueue)}
+	if s.store, err = eventstore.Open(ctx, js, cfg.Store); err != nil {
+		return nil, err
+	}
+	if s.timers, err = timers.Open(ctx, js, cfg.Timers, s.onTimer); err != nil {
+		return nil, err
+	}
+	if s.wraps, err = openWraps(ctx, js, cfg); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Store is the event store the service appends to.
+func (s *Service) Store() *eventstore.Store { return s.store }
+
+// Start registers the micro service endpoints and starts the timers.
+func (s *Service) Start(ctx context.Context) error {
+	if s.micro != nil {
+		return fmt.Errorf("service: already started")
+	}
+	svc, err := micro.AddService(s.nc, micro.Config{
+		Name:        s.cfg.Name,
+		Version:     Version,
+		Description: "hongbao red envelopes: wrap, pay, grab, open, get",
+		QueueGroup:  s.cfg.Name,
+		StatsHandler: func(*micro.Endpoint) any {
+			return map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending()}
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("service: micro: %w", err)
+	}
+	s.micro = svc
+	g := svc.AddGroup(s.cfg.Prefix)
+	for _, ep := range []struct {
+		name, subject string
+		h             micro.HandlerFunc
+	}{
+		{"wrap", "wrap", s.handleWrap},
+		{"pay", "pay.>", s.handlePay},
+		{"grab", "grab.>", s.handleGrab},
+		{"open", "open.>", s.handleOpen},
+		{"get", "get.>", s.handleGet},
+	} {
+		if err := g.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("service: endpoint %s: %w", ep.name, err)
+		}
+	}
+	// The endpoints serve once the server has the subscriptions.
+	if err := s.nc.FlushTimeout(10 * time.Second); err != nil {
+		_ = svc.Stop()
+		return fmt.Errorf("service: flush subscriptions: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.cancel = cancel
+	s.running.Add(1)
+	go func() {
+		defer s.running.Done()
+		for runCtx.Err() == nil {
+			if err := s.timers.Run(runCtx); err != nil {
+				s.log.Error("timers stopped, restarting", "err", err)
+				select {
+				case <-runCtx.Done():
+				case <-time.After(time.Second):
+				}
+			}
+		}
+	}()
+	s.log.Info("hongbao serving", "name", s.cfg.Name, "prefix", s.cfg.Prefix, "stream", s.store.StreamName())
+	return nil
+}
+
+// Stop stops taking requests, finishes the ones already taken, and stops
+// the timers. It waits until ctx is done at most.
+func (s *Service) Stop(ctx context.Context) error {
+	var err error
+	if s.micro != nil {
+		err = s.micro.Stop()
+	}
+	done := make(chan struct{})
+	go func() { s.jobs.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		err = errors.Join(err, fmt.Errorf("service: stop: requests still running: %w", ctx.Err()))
+	}
+	if s.cancel != nil {
+		s.cancel()
+	}
+	s.running.Wait()
+	return err
+}
+
+// submit queues a job in id's mailbox, counting it for Stop.
+func (s *Service) submit(id string, j job) bool {
+	s.jobs.Add(1)
+	ok := s.reg.submit(id, func(e *entry) {
+		defer s.jobs.Done()
+		j(e)
+	})
+	if !ok {
+		s.jobs.Done()
+	}
+	return ok
+}
+
+// load returns e's state, reading it from the store on a miss. Only the
+// mailbox calls it.
+func (s *Service) load(ctx context.Context, e *entry) (*envelope.Envelope, error) {
+	if e.state != nil {
+		return e.state, nil
+	}
+	recs, err := s.store.Load(ctx, e.id)
+	if err != nil {
+		return nil, err
+	}
+	st, err := envelope.Fold(e.id, recs)
+	if err != nil {
+		s.log.Error("envelope does not fold: refusing to serve it", "envelope", e.id, "err", err)
+		return nil, err
+	}
+	e.setState(st)
+	return st, nil
+}
+
+// maxAttempts bounds the reload-and-decide loop of one command on
+// conflicts with other instances.
+const maxAttempts = 16
+
+// decideAndAppend runs decide against e's state and appends the event it
+// returns, retrying on conflicts after a reload. It returns the state the
+// event was applied to (or the current state when there was nothing to
+// append) and the event's sequence (0 when none).
+func (s *Service) decideAndAppend(ctx context.Context, e *entry, decide func(*envelope.Envelope) (*eventDecision, error)) (*envelope.Envelope, uint64, error) {
+	for attempt := 1; ; attempt++ {
+		st, err := s.load(ctx, e)
+		if err != nil {
+			return nil, 0, err
+		}
+		d, err := decide(st)
+		if err != nil || d == nil {
+			return st, 0, err
+		}
+		if d.timer != nil {
+			if err := s.timers.Set(ctx, e.id, *d.timer); err != nil {
+				return nil, 0, err
+			}
+		}
+		seq, err := s.store.Append(ctx, st.LastSeq, d.event)
+		switch {
+		case err == nil:
+			e.mu.Lock()
+			err = st.Apply(seq, d.event)
+			e.mu.Unlock()
+			if err != nil {
+				e.setState(nil)
+				return nil, 0, err
+			}
+			return st, seq, nil
+		case errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts:
+			e.setState(nil) // another instance wrote: reload and decide again
+		default:
+			e.setState(nil) // the outcome may be unknown: the next command reloads
+			return nil, 0, err
+		}
+	}
+}
+
+// eventDecision is an event to append and, if it needs one, the timer to
+// store before it.
+type eventDecision struct {
+	event events.Event
+	timer *time.Time
+}
