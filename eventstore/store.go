@@ -64,6 +64,8 @@ type Store struct {
 	cfg    Config
 	js     jetstream.JetStream
 	stream jetstream.Stream
+	// publish is js.PublishMsg; tests wrap it to lose acknowledgements.
+	publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
 }
 
 // StreamConfig is the ENVELOPES stream as this package creates it.
@@ -93,7 +95,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.Stream, err)
 	}
-	return &Store{cfg: cfg, js: js, stream: st}, nil
+	return &Store{cfg: cfg, js: js, stream: st, publish: js.PublishMsg}, nil
 }
 
 // Subject is the subject of an envelope's events.
@@ -145,7 +147,7 @@ func (s *Store) Append(ctx context.Context, expected uint64, ev events.Event) (u
 	backoff := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		actx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
-		ack, err := s.js.PublishMsg(actx, msg, jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithMsgID(msgID))
+		ack, err := s.publish(actx, msg, jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithMsgID(msgID))
 		cancel()
 		switch {
 		case err == nil:

@@ -120,12 +120,24 @@ func (s *Service) handleGrab(req micro.Request) {
 		}
 		s.respond(req, grabReply(r))
 	}
-	if s.reg.get(id).read(answer) {
+	// From memory, unless the cached state says "not paid yet": that one
+	// answer may be stale (another instance may have taken the payment).
+	answered := false
+	s.reg.get(id).read(func(st *envelope.Envelope) {
+		if st.Status != envelope.StatusWrapped {
+			answer(st)
+			answered = true
+		}
+	})
+	if answered {
 		return
 	}
 	s.enqueue(req, id, func(e *entry) {
 		ctx, cancel := s.requestContext()
 		defer cancel()
+		if e.state != nil && e.state.Status == envelope.StatusWrapped {
+			e.setState(nil)
+		}
 		st, err := s.load(ctx, e)
 		if err != nil {
 			s.fail(req, err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -80,7 +79,7 @@ func (h *harness) request(subject string, body any) reply {
 			h.t.Fatal(err)
 		}
 	}
-	m, err := h.nc.Request(subject, data, 10*time.Second)
+	m, err := h.nc.Request(subject, data, requestTimeout)
 	if err != nil {
 		h.t.Fatalf("request %s %s: %v", subject, data, err)
 	}
@@ -126,6 +125,10 @@ func (h *harness) expectError(r reply, status, code string) {
 }
 
 var requestIDs atomic.Int64
+
+// requestTimeout is generous: -race on two cores is slow, and a timeout
+// is a failure, not a skip.
+const requestTimeout = 30 * time.Second
 
 // wrapAndPay creates a live envelope and returns its id.
 func (h *harness) wrapAndPay(kind string, total int64, count int) string {
@@ -210,5 +213,3 @@ func eq[T comparable](t testing.TB, what string, got, want T) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
-
-func contains(s, sub string) bool { return strings.Contains(s, sub) }

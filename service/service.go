@@ -240,11 +240,18 @@ const maxAttempts = 16
 // append) and the event's sequence (0 when none).
 func (s *Service) decideAndAppend(ctx context.Context, e *entry, decide func(*envelope.Envelope) (*eventDecision, error)) (*envelope.Envelope, uint64, error) {
 	for attempt := 1; ; attempt++ {
+		fresh := e.state == nil
 		st, err := s.load(ctx, e)
 		if err != nil {
 			return nil, 0, err
 		}
 		d, err := decide(st)
+		if errors.Is(err, envelope.ErrNotLive) && !fresh {
+			// Of all refusals only "not paid yet" can be stale: another
+			// instance may have taken the payment. Ask the store.
+			e.setState(nil)
+			continue
+		}
 		if err != nil || d == nil {
 			return st, 0, err
 		}

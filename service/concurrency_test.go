@@ -1,0 +1,173 @@
+package service_test
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/service"
+)
+
+// openAll sends one open per user concurrently (at most par in flight) and
+// counts the outcomes; it fails the test on any error reply.
+func (h *harness) openConcurrently(id string, users []string, par int) (opened map[string]api.OpenReply, statuses map[string]int) {
+	h.t.Helper()
+	var mu sync.Mutex
+	opened, statuses = map[string]api.OpenReply{}, map[string]int{}
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for _, u := range users {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			m, err := h.nc.Request("hongbao.open."+id, fmt.Appendf(nil, `{"user":%q}`, u), requestTimeout)
+			if err != nil {
+				h.t.Errorf("open %s by %s: %v", id, u, err)
+				return
+			}
+			r := parseReply(h.t, m)
+			if r.status != "" {
+				h.t.Errorf("open %s by %s: %s %s", id, u, r.status, r.code)
+				return
+			}
+			o := decode[api.OpenReply](h.t, r)
+			mu.Lock()
+			defer mu.Unlock()
+			statuses[o.Status]++
+			if o.Status == api.StatusOpened {
+				if _, dup := opened[u]; dup {
+					h.t.Errorf("%s opened %s twice", u, id)
+				}
+				opened[u] = o
+			}
+		}()
+	}
+	wg.Wait()
+	return opened, statuses
+}
+
+// TestHotEnvelope: 500 concurrent openers on one envelope of count 100:
+// exactly 100 opened, the rest exhausted, the shares sum to the total, no
+// user twice, no errors.
+func TestHotEnvelope(t *testing.T) {
+	h := newHarness(t, service.Config{})
+	id := h.wrapAndPay("lucky", 100*150, 100)
+	users := make([]string, 500)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%03d", i)
+	}
+	opened, statuses := h.openConcurrently(id, users, len(users))
+	eq(t, "opened", statuses[api.StatusOpened], 100)
+	eq(t, "exhausted", statuses[api.StatusExhausted], 400)
+	var sum int64
+	indexes := map[int]bool{}
+	for _, o := range opened {
+		sum += o.Amount
+		indexes[o.Index] = true
+	}
+	eq(t, "sum of shares", sum, int64(100*150))
+	eq(t, "distinct indexes", len(indexes), 100)
+	e := h.stored(id)
+	checkInvariants(t, e)
+	eq(t, "stored opens", len(e.Opens), 100)
+	for _, s := range e.Opens {
+		if opened[s.User].Amount != s.Amount {
+			t.Fatalf("%s was told %d, the stream says %d", s.User, opened[s.User].Amount, s.Amount)
+		}
+	}
+}
+
+// TestManyEnvelopes: 1,000 envelopes opened concurrently by 20 users each;
+// every envelope keeps I1–I3.
+func TestManyEnvelopes(t *testing.T) {
+	h := newHarness(t, service.Config{})
+	const envelopes, users = 1000, 20
+	ids := make([]string, envelopes)
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, 64)
+	for i := range ids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			// count 10 < 20 users: half of the opens find it exhausted.
+			ids[i] = h.wrapAndPay([]string{"lucky", "equal"}[i%2], 1000, 10)
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	type job struct{ id, user string }
+	jobs := make(chan job)
+	var opened, exhausted atomic.Int64
+	for w := 0; w < 128; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				m, err := h.nc.Request("hongbao.open."+j.id, fmt.Appendf(nil, `{"user":%q}`, j.user), requestTimeout)
+				if err != nil {
+					t.Errorf("open: %v", err)
+					continue
+				}
+				switch o := decode[api.OpenReply](t, parseReply(t, m)); o.Status {
+				case api.StatusOpened:
+					opened.Add(1)
+				case api.StatusExhausted:
+					exhausted.Add(1)
+				default:
+					t.Errorf("open %s by %s: %s", j.id, j.user, o.Status)
+				}
+			}
+		}()
+	}
+	// Users sweep across envelopes so every envelope sees interleaved opens.
+	for u := 0; u < users; u++ {
+		for _, id := range ids {
+			jobs <- job{id, fmt.Sprintf("user%02d", u)}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	eq(t, "opened", opened.Load(), int64(envelopes*10))
+	eq(t, "exhausted", exhausted.Load(), int64(envelopes*10))
+	for _, id := range ids {
+		e := h.stored(id)
+		checkInvariants(t, e)
+		eq(t, "opens of "+id, len(e.Opens), 10)
+		eq(t, "total of "+id, e.OpenedTotal, int64(1000))
+	}
+}
+
+// TestTwoInstancesOneEnvelope: two service instances, each with its own
+// cache and mailboxes, serve one envelope; requests go to either at random
+// (micro's queue group). The expected-sequence check keeps them honest: no
+// double spend, every share once, the sum exact.
+func TestTwoInstancesOneEnvelope(t *testing.T) {
+	h := newHarness(t, service.Config{})
+	second := h.startService(h.srv.Conn(t))
+	_ = second
+	id := h.wrapAndPay("lucky", 50*300, 50)
+	users := make([]string, 200)
+	for i := range users {
+		users[i] = fmt.Sprintf("u%03d", i)
+	}
+	// Each user twice, so both instances see repeats of the same user.
+	opened, statuses := h.openConcurrently(id, append(users, users...), 64)
+	eq(t, "opened", statuses[api.StatusOpened], 50)
+	eq(t, "opened or repeated", statuses[api.StatusOpened]+statuses[api.StatusAlreadyOpened]+statuses[api.StatusExhausted], 400)
+	var sum int64
+	for _, o := range opened {
+		sum += o.Amount
+	}
+	eq(t, "sum of shares", sum, int64(50*300))
+	e := h.stored(id)
+	checkInvariants(t, e)
+	eq(t, "stored opens", len(e.Opens), 50)
+}
