@@ -165,12 +165,7 @@ func (h *harness) get(id string) api.GetReply {
 // truth that survived.
 func (h *harness) stored(id string) *envelope.Envelope {
 	h.t.Helper()
-	ctx := context.Background()
-	st, err := eventstore.Open(ctx, h.srv.JetStream(h.t), eventstore.Config{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	recs, err := st.Load(ctx, id)
+	recs, err := h.srvStore().Load(context.Background(), id)
 	if err != nil {
 		h.t.Fatalf("load %s: %v", id, err)
 	}
@@ -179,6 +174,16 @@ func (h *harness) stored(id string) *envelope.Envelope {
 		h.t.Fatalf("fold %s: %v", id, err)
 	}
 	return e
+}
+
+// srvStore opens the event store on its own connection.
+func (h *harness) srvStore() *eventstore.Store {
+	h.t.Helper()
+	st, err := eventstore.Open(context.Background(), h.srv.JetStream(h.t), eventstore.Config{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return st
 }
 
 // checkInvariants checks I1–I3 on a stored envelope.

@@ -75,7 +75,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 			log.Warn("no nats.conf here; using the built-in defaults", "looked_for", file)
 			file = ""
 		}
-		srv, err = embedded.Start(ctx, embedded.Config{ConfigFile: file, StoreDir: filepath.Clean(*dataDir), Listen: *listen, Logger: log.With("component", "nats-server")})
+		srv, err = embedded.Start(ctx, embedded.Config{ConfigFile: file, StoreDir: filepath.Clean(*dataDir), Listen: *listen, Logger: log})
 		if err != nil {
 			return err
 		}
