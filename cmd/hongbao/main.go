@@ -57,6 +57,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			case err == nil, errors.Is(err, flag.ErrHelp):
 				return 0
 			case errors.Is(err, errUsage):
+				if err != errUsage { // it says more than "usage"
+					fmt.Fprintf(stderr, "hongbao %s: %v\n", c.name, err)
+				}
 				return 2
 			}
 			fmt.Fprintf(stderr, "hongbao %s: %v\n", c.name, err)

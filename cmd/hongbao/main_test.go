@@ -1,0 +1,142 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hongbao/hongbao/internal/natstest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the logger and the test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestUsage(t *testing.T) {
+	cases := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{nil, 2, "Commands:"},
+		{[]string{"help"}, 0, "serve"},
+		{[]string{"nope"}, 2, `unknown command "nope"`},
+		{[]string{"serve", "-h"}, 0, "-nats-url"},
+		{[]string{"serve", "--bogus"}, 2, "flag provided but not defined"},
+		{[]string{"serve", "--expiry", "0s"}, 2, "expiry"},
+		{[]string{"serve", "extra"}, 2, "unexpected arguments"},
+		{[]string{"version"}, 0, ""},
+	}
+	for _, c := range cases {
+		var out, errOut syncBuffer
+		code := run(context.Background(), c.args, &out, &errOut)
+		if code != c.code || !strings.Contains(out.String()+errOut.String(), c.want) {
+			t.Errorf("hongbao %v: exit %d, want %d; output:\n%s%s", c.args, code, c.code, out.String(), errOut.String())
+		}
+	}
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// serveUntil runs `hongbao serve args` until the test is done with it.
+func serveUntil(t *testing.T, args []string, url string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var errOut syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(ctx, append([]string{"serve"}, args...), &syncBuffer{}, &errOut) }()
+
+	var nc *nats.Conn
+	natstest.Eventually(t, 20*time.Second, func() error {
+		var err error
+		if nc == nil {
+			if nc, err = nats.Connect(url); err != nil {
+				return err
+			}
+		}
+		m, err := nc.Request("hongbao.wrap", []byte(`{"request_id":"r1","sender":"alice","kind":"equal","total":200,"count":2}`), time.Second)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(string(m.Data), `"state":"wrapped"`) {
+			return fmt.Errorf("wrap answered %s", m.Data)
+		}
+		return nil
+	})
+	nc.Close()
+	cancel() // as SIGINT would
+	select {
+	case code := <-done:
+		if code != 0 || !strings.Contains(errOut.String(), "stopped") {
+			t.Fatalf("serve exited %d:\n%s", code, errOut.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve did not stop:\n%s", errOut.String())
+	}
+}
+
+// TestServeEmbedded starts the embedded server from a config file like the
+// repository's (minus the monitoring port) and serves a wrap over TCP.
+func TestServeEmbedded(t *testing.T) {
+	conf, err := os.ReadFile("../../nats.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "nats.conf")
+	noHTTP := strings.Replace(string(conf), "http: 127.0.0.1:8222", "", 1)
+	if err := os.WriteFile(cfg, []byte(noHTTP), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	port := freePort(t)
+	serveUntil(t, []string{"--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", fmt.Sprintf("127.0.0.1:%d", port)},
+		fmt.Sprintf("nats://127.0.0.1:%d", port))
+	if _, err := os.Stat(filepath.Join(dir, "data", "jetstream")); err != nil {
+		t.Fatalf("no JetStream store under --data: %v", err)
+	}
+}
+
+// TestServeExternal serves on an existing NATS server given by --nats-url.
+func TestServeExternal(t *testing.T) {
+	srv := natstest.Start(t, natstest.WithListen())
+	serveUntil(t, []string{"--nats-url", srv.URL()}, srv.URL())
+}
+
+func TestServeMissingConfig(t *testing.T) {
+	var errOut syncBuffer
+	code := run(context.Background(), []string{"serve", "--config", filepath.Join(t.TempDir(), "absent.conf")}, &syncBuffer{}, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), "absent.conf") {
+		t.Fatalf("exit %d:\n%s", code, errOut.String())
+	}
+}
