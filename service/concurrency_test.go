@@ -171,3 +171,24 @@ func TestTwoInstancesOneEnvelope(t *testing.T) {
 	checkInvariants(t, e)
 	eq(t, "stored opens", len(e.Opens), 50)
 }
+
+// TestTinyCache: with room for far fewer envelopes than are in use, states
+// are evicted and reloaded from the stream, and every answer stays right.
+func TestTinyCache(t *testing.T) {
+	h := newHarness(t, service.Config{CacheSize: 64})
+	ids := make([]string, 200)
+	for i := range ids {
+		ids[i] = h.wrapAndPay("equal", 300, 3)
+	}
+	for round := 0; round < 2; round++ {
+		for _, id := range ids {
+			o := h.open(id, fmt.Sprintf("u%d", round))
+			eq(t, "open", o.Status, api.StatusOpened)
+			eq(t, "index", o.Index, round+1)
+		}
+	}
+	for _, id := range ids {
+		eq(t, "repeat after eviction", h.open(id, "u0").Status, api.StatusAlreadyOpened)
+		checkInvariants(t, h.stored(id))
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
@@ -24,27 +25,51 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeFormat)
 }
 
-// respond sends a JSON reply.
-func (s *Service) respond(req micro.Request, v any) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		s.log.Error("reply does not encode", "subject", req.Subject(), "err", err)
-		s.fail(req, err)
-		return
-	}
-	if err := req.Respond(b); err != nil {
-		s.log.Warn("reply not sent", "subject", req.Subject(), "err", err)
-	}
+// replier answers one request. Replies are published on the connection to
+// the request's reply subject, never through micro.Request: most are sent
+// from a mailbox after the micro handler has returned, and micro reads its
+// request object then.
+type replier struct {
+	s              *Service
+	subject, reply string
 }
 
-// fail answers with the contract's error for err.
-func (s *Service) fail(req micro.Request, err error) {
+func (s *Service) replier(req micro.Request) replier {
+	return replier{s: s, subject: req.Subject(), reply: req.Reply()}
+}
+
+// respond sends a JSON reply.
+func (r replier) respond(v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		r.s.log.Error("reply does not encode", "subject", r.subject, "err", err)
+		r.fail(err)
+		return
+	}
+	r.publish(&nats.Msg{Data: b})
+}
+
+// fail answers with the contract's error for err: the micro error headers
+// and the JSON error body.
+func (r replier) fail(err error) {
 	e := toAPIError(err)
 	if e.Status >= 500 {
-		s.log.Warn("request failed", "subject", req.Subject(), "err", err)
+		r.s.log.Warn("request failed", "subject", r.subject, "err", err)
 	}
-	if rerr := req.Error(strconv.Itoa(e.Status), e.Message, e.Body()); rerr != nil {
-		s.log.Warn("error reply not sent", "subject", req.Subject(), "err", rerr)
+	r.s.countError(e.Code)
+	r.publish(&nats.Msg{Data: e.Body(), Header: nats.Header{
+		micro.ErrorCodeHeader: []string{strconv.Itoa(e.Status)},
+		micro.ErrorHeader:     []string{e.Message},
+	}})
+}
+
+func (r replier) publish(m *nats.Msg) {
+	if r.reply == "" {
+		return // a publish, not a request: nobody to answer
+	}
+	m.Subject = r.reply
+	if err := r.s.nc.PublishMsg(m); err != nil {
+		r.s.log.Warn("reply not sent", "subject", r.subject, "err", err)
 	}
 }
 
@@ -54,34 +79,35 @@ func (s *Service) requestContext() (context.Context, context.CancelFunc) {
 
 // envelopeRequest decodes the envelope id from the subject and the body;
 // on bad input it answers 400 and reports false.
-func envelopeRequest[T any](s *Service, req micro.Request, verb string, decode func([]byte) (T, error)) (string, T, bool) {
+func envelopeRequest[T any](s *Service, req micro.Request, verb string, decode func([]byte) (T, error)) (replier, string, T, bool) {
 	var zero T
+	r := s.replier(req)
 	id, err := api.EnvelopeIDFromSubject(req.Subject(), s.cfg.Prefix, verb)
 	if err != nil {
-		s.fail(req, err)
-		return "", zero, false
+		r.fail(err)
+		return r, "", zero, false
 	}
 	body, err := decode(req.Data())
 	if err != nil {
-		s.fail(req, err)
-		return "", zero, false
+		r.fail(err)
+		return r, "", zero, false
 	}
-	return id, body, true
+	return r, id, body, true
 }
 
 // enqueue runs j in id's mailbox, answering busy when it is full.
-func (s *Service) enqueue(req micro.Request, id string, j job) {
+func (s *Service) enqueue(r replier, id string, j job) {
 	if !s.submit(id, j) {
-		s.fail(req, api.Errorf(api.CodeBusy, "envelope %s has too many requests waiting; retry later", id))
+		r.fail(api.Errorf(api.CodeBusy, "envelope %s has too many requests waiting; retry later", id))
 	}
 }
 
 func (s *Service) handlePay(req micro.Request) {
-	id, body, ok := envelopeRequest(s, req, "pay", api.DecodePay)
+	r, id, body, ok := envelopeRequest(s, req, "pay", api.DecodePay)
 	if !ok {
 		return
 	}
-	s.enqueue(req, id, func(e *entry) {
+	s.enqueue(r, id, func(e *entry) {
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		st, _, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
@@ -96,29 +122,25 @@ func (s *Service) handlePay(req micro.Request) {
 			s.tick(ctx, e) // cancel it now rather than at the next timer
 		}
 		if err != nil {
-			s.fail(req, err)
+			r.fail(err)
 			return
 		}
-		s.respond(req, api.PayReply{EnvelopeID: id, State: stateName(st.Status), ExpiresAt: formatTime(st.ExpiresAt)})
+		r.respond(api.PayReply{EnvelopeID: id, State: stateName(st.Status), ExpiresAt: formatTime(st.ExpiresAt)})
 	})
 }
 
-func grabReply(r envelope.Result) api.GrabReply {
-	return api.GrabReply{Status: r.Outcome.String(), Amount: r.Amount}
-}
-
 func (s *Service) handleGrab(req micro.Request) {
-	id, body, ok := envelopeRequest(s, req, "grab", api.DecodeUser)
+	r, id, body, ok := envelopeRequest(s, req, "grab", api.DecodeUser)
 	if !ok {
 		return
 	}
 	answer := func(st *envelope.Envelope) {
-		r, err := st.Grab(body.User, s.cfg.Now())
+		res, err := st.Grab(body.User, s.cfg.Now())
 		if errors.Is(err, envelope.ErrNotLive) {
-			s.respond(req, api.GrabReply{Status: api.StatusNotLive})
+			r.respond(api.GrabReply{Status: api.StatusNotLive})
 			return
 		}
-		s.respond(req, grabReply(r))
+		r.respond(api.GrabReply{Status: res.Outcome.String(), Amount: res.Amount})
 	}
 	// From memory, unless the cached state says "not paid yet": that one
 	// answer may be stale (another instance may have taken the payment).
@@ -132,7 +154,7 @@ func (s *Service) handleGrab(req micro.Request) {
 	if answered {
 		return
 	}
-	s.enqueue(req, id, func(e *entry) {
+	s.enqueue(r, id, func(e *entry) {
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		if e.state != nil && e.state.Status == envelope.StatusWrapped {
@@ -140,7 +162,7 @@ func (s *Service) handleGrab(req micro.Request) {
 		}
 		st, err := s.load(ctx, e)
 		if err != nil {
-			s.fail(req, err)
+			r.fail(err)
 			return
 		}
 		answer(st) // the mailbox is the only writer: no lock needed here
@@ -148,7 +170,7 @@ func (s *Service) handleGrab(req micro.Request) {
 }
 
 func (s *Service) handleOpen(req micro.Request) {
-	id, body, ok := envelopeRequest(s, req, "open", api.DecodeUser)
+	r, id, body, ok := envelopeRequest(s, req, "open", api.DecodeUser)
 	if !ok {
 		return
 	}
@@ -157,8 +179,8 @@ func (s *Service) handleOpen(req micro.Request) {
 	answered := false
 	s.reg.get(id).read(func(st *envelope.Envelope) {
 		if st.Status == envelope.StatusFinished || st.Status == envelope.StatusExpired {
-			if r, err := st.Grab(body.User, s.cfg.Now()); err == nil {
-				s.respond(req, api.OpenReply{Status: r.Outcome.String(), Amount: r.Amount, Index: r.Index})
+			if res, err := st.Grab(body.User, s.cfg.Now()); err == nil {
+				r.respond(api.OpenReply{Status: res.Outcome.String(), Amount: res.Amount, Index: res.Index})
 				answered = true
 			}
 		}
@@ -166,20 +188,21 @@ func (s *Service) handleOpen(req micro.Request) {
 	if answered {
 		return
 	}
-	s.enqueue(req, id, func(e *entry) {
+	s.enqueue(r, id, func(e *entry) {
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		var res envelope.Result
 		_, seq, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
-			r, ev, err := st.Open(body.User, s.cfg.Now())
-			res = r
+			var ev *events.Event
+			var err error
+			res, ev, err = st.Open(body.User, s.cfg.Now())
 			if err != nil || ev == nil {
 				return nil, err
 			}
 			return &eventDecision{event: *ev}, nil
 		})
 		if err != nil {
-			s.fail(req, err)
+			r.fail(err)
 			return
 		}
 		reply := api.OpenReply{Status: res.Outcome.String(), Amount: res.Amount, Index: res.Index}
@@ -187,7 +210,7 @@ func (s *Service) handleOpen(req micro.Request) {
 			remaining := res.RemainingCount
 			reply.RemainingCount, reply.Seq = &remaining, seq
 		}
-		s.respond(req, reply)
+		r.respond(reply)
 		if res.Outcome == envelope.OutcomeExpired {
 			s.tick(ctx, e) // expire it now rather than at the next timer
 		}
@@ -195,7 +218,7 @@ func (s *Service) handleOpen(req micro.Request) {
 }
 
 func (s *Service) handleGet(req micro.Request) {
-	id, body, ok := envelopeRequest(s, req, "get", api.DecodeGet)
+	r, id, body, ok := envelopeRequest(s, req, "get", api.DecodeGet)
 	if !ok {
 		return
 	}
@@ -203,12 +226,12 @@ func (s *Service) handleGet(req micro.Request) {
 	if body.Cursor != "" {
 		n, err := strconv.Atoi(body.Cursor)
 		if err != nil || n < 0 {
-			s.fail(req, api.Errorf(api.CodeBadRequest, "cursor %q is not one this service gave", body.Cursor))
+			r.fail(api.Errorf(api.CodeBadRequest, "cursor %q is not one this service gave", body.Cursor))
 			return
 		}
 		from = n
 	}
-	s.enqueue(req, id, func(e *entry) {
+	s.enqueue(r, id, func(e *entry) {
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		if e.state != nil && e.state.LastSeq < body.AfterSeq {
@@ -216,10 +239,10 @@ func (s *Service) handleGet(req micro.Request) {
 		}
 		st, err := s.load(ctx, e)
 		if err != nil {
-			s.fail(req, err)
+			r.fail(err)
 			return
 		}
-		s.respond(req, getReply(st, from, body.Limit))
+		r.respond(getReply(st, from, body.Limit))
 	})
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -87,10 +88,16 @@ type Service struct {
 	reg    *registry
 	log    *slog.Logger
 
+	errMu  sync.Mutex
+	errors map[string]int64 // error replies by machine code
+
 	micro   micro.Service
 	cancel  context.CancelFunc
 	running sync.WaitGroup // background loops
-	jobs    sync.WaitGroup // queued and running requests
+	// inflight counts requests taken and not yet answered; lastTaken is
+	// when the last one was taken (unix ns). Stop waits for both to settle.
+	inflight  atomic.Int64
+	lastTaken atomic.Int64
 }
 
 // New connects the service to its streams and buckets (creating them when
@@ -130,7 +137,7 @@ func (s *Service) Start(ctx context.Context) error {
 		Description: "hongbao red envelopes: wrap, pay, grab, open, get",
 		QueueGroup:  s.cfg.Name,
 		StatsHandler: func(*micro.Endpoint) any {
-			return map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending()}
+			return map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending(), "errors_by_code": s.errorCounts()}
 		},
 	})
 	if err != nil {
@@ -184,12 +191,20 @@ func (s *Service) Stop(ctx context.Context) error {
 	if s.micro != nil {
 		err = s.micro.Stop()
 	}
-	done := make(chan struct{})
-	go func() { s.jobs.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-ctx.Done():
-		err = errors.Join(err, fmt.Errorf("service: stop: requests still running: %w", ctx.Err()))
+	// micro drains the endpoint subscriptions in the background: requests
+	// already delivered may still be taken for a moment. Wait until none is
+	// in flight and none was taken for a quiet period.
+	const quiet = 100 * time.Millisecond
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for s.inflight.Load() > 0 || time.Since(time.Unix(0, s.lastTaken.Load())) < quiet {
+		select {
+		case <-tick.C:
+			continue
+		case <-ctx.Done():
+			err = errors.Join(err, fmt.Errorf("service: stop: %d requests still running: %w", s.inflight.Load(), ctx.Err()))
+		}
+		break
 	}
 	if s.cancel != nil {
 		s.cancel()
@@ -198,15 +213,41 @@ func (s *Service) Stop(ctx context.Context) error {
 	return err
 }
 
+func (s *Service) countError(code string) {
+	s.errMu.Lock()
+	if s.errors == nil {
+		s.errors = map[string]int64{}
+	}
+	s.errors[code]++
+	s.errMu.Unlock()
+}
+
+func (s *Service) errorCounts() map[string]int64 {
+	s.errMu.Lock()
+	defer s.errMu.Unlock()
+	out := make(map[string]int64, len(s.errors))
+	for k, v := range s.errors {
+		out[k] = v
+	}
+	return out
+}
+
+// take counts a request in flight until the returned func is called.
+func (s *Service) take() (done func()) {
+	s.inflight.Add(1)
+	s.lastTaken.Store(time.Now().UnixNano())
+	return func() { s.inflight.Add(-1) }
+}
+
 // submit queues a job in id's mailbox, counting it for Stop.
 func (s *Service) submit(id string, j job) bool {
-	s.jobs.Add(1)
+	done := s.take()
 	ok := s.reg.submit(id, func(e *entry) {
-		defer s.jobs.Done()
+		defer done()
 		j(e)
 	})
 	if !ok {
-		s.jobs.Done()
+		done()
 	}
 	return ok
 }

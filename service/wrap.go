@@ -52,22 +52,23 @@ func wrapKey(sender, requestID string) string {
 }
 
 func (s *Service) handleWrap(req micro.Request) {
+	r := s.replier(req)
 	body, err := api.DecodeWrap(req.Data())
 	if err != nil {
-		s.fail(req, err)
+		r.fail(err)
 		return
 	}
-	s.jobs.Add(1)
+	done := s.take()
 	go func() {
-		defer s.jobs.Done()
+		defer done()
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		reply, err := s.wrap(ctx, body)
 		if err != nil {
-			s.fail(req, err)
+			r.fail(err)
 			return
 		}
-		s.respond(req, reply)
+		r.respond(reply)
 	}()
 }
 
