@@ -3,6 +3,9 @@ package api
 import "encoding/json"
 
 // Envelope states (api.md, Lifecycle).
+// TimeFormat is how replies write times: RFC 3339 in UTC with milliseconds.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
 const (
 	StateWrapped   = "wrapped"
 	StateLive      = "live"

@@ -1,9 +1,25 @@
-// Package projections will own hongbao's read models in Pebble, built by
-// consuming the ENVELOPES stream: per-envelope detail lists with best luck,
-// per-user received and sent lists with yearly totals, and the wallet-credit
-// outbox. Each consumer's checkpoint is written in the same Pebble batch as
-// the rows it covers, so an event is applied exactly once (invariant I6: a
-// projection rebuilt from the stream equals the live one).
+// Package projections owns hongbao's read models and their operation: the
+// detail, users and outbox projections (sub-packages), each in its own
+// Pebble database fed from the ENVELOPES stream by its own projector
+// (projections/projector), and the operator's tools: status with lag,
+// rebuild with a swap that keeps queries answered, and verify.
 //
-// Not built yet: until it is, hongbao.get is answered from the aggregate.
+// Layout on disk: <dir>/<name>/CURRENT names the live generation,
+// <dir>/<name>/gen-NNNNNN/ is a Pebble database. A rebuild writes the next
+// generation beside the live one from stream sequence 1, catches it up to
+// the live one, switches queries to it under a lock (readers finish first),
+// writes CURRENT atomically and removes the old generation. A crash before
+// CURRENT is rewritten leaves the old generation live; the half-built one is
+// removed on the next open.
+//
+// Separate databases let one projection be rebuilt, verified or lag without
+// touching the others, at the price of reading the stream once per
+// projection.
+//
+// Invariants:
+//
+//	I6  a projection rebuilt from the stream equals the live one: Verify
+//	    builds a fresh copy up to the live checkpoint and compares every row.
+//	    The projector invariants (exactly-once, in order, loud failure)
+//	    are what make it hold.
 package projections

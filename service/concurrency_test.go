@@ -7,13 +7,14 @@ import (
 	"testing"
 
 	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/service"
 )
 
 // openAll sends one open per user concurrently (at most par in flight) and
 // counts the outcomes; it fails the test on any error reply.
-func (h *harness) openConcurrently(id string, users []string, par int) (opened map[string]api.OpenReply, statuses map[string]int) {
-	h.t.Helper()
+func openConcurrently(h *testenv.Env, id string, users []string, par int) (opened map[string]api.OpenReply, statuses map[string]int) {
+	h.T.Helper()
 	var mu sync.Mutex
 	opened, statuses = map[string]api.OpenReply{}, map[string]int{}
 	sem := make(chan struct{}, par)
@@ -24,23 +25,23 @@ func (h *harness) openConcurrently(id string, users []string, par int) (opened m
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			m, err := h.nc.Request("hongbao.open."+id, fmt.Appendf(nil, `{"user":%q}`, u), requestTimeout)
+			m, err := h.NC.Request("hongbao.open."+id, fmt.Appendf(nil, `{"user":%q}`, u), testenv.RequestTimeout)
 			if err != nil {
-				h.t.Errorf("open %s by %s: %v", id, u, err)
+				h.T.Errorf("open %s by %s: %v", id, u, err)
 				return
 			}
-			r := parseReply(h.t, m)
-			if r.status != "" {
-				h.t.Errorf("open %s by %s: %s %s", id, u, r.status, r.code)
+			r := testenv.ParseReply(h.T, m)
+			if r.Status != "" {
+				h.T.Errorf("open %s by %s: %s %s", id, u, r.Status, r.Code)
 				return
 			}
-			o := decode[api.OpenReply](h.t, r)
+			o := testenv.Decode[api.OpenReply](h.T, r)
 			mu.Lock()
 			defer mu.Unlock()
 			statuses[o.Status]++
 			if o.Status == api.StatusOpened {
 				if _, dup := opened[u]; dup {
-					h.t.Errorf("%s opened %s twice", u, id)
+					h.T.Errorf("%s opened %s twice", u, id)
 				}
 				opened[u] = o
 			}
@@ -54,26 +55,26 @@ func (h *harness) openConcurrently(id string, users []string, par int) (opened m
 // exactly 100 opened, the rest exhausted, the shares sum to the total, no
 // user twice, no errors.
 func TestHotEnvelope(t *testing.T) {
-	h := newHarness(t, service.Config{})
-	id := h.wrapAndPay("lucky", 100*150, 100)
+	h := testenv.Start(t, service.Config{})
+	id := h.WrapAndPay("lucky", 100*150, 100)
 	users := make([]string, 500)
 	for i := range users {
 		users[i] = fmt.Sprintf("u%03d", i)
 	}
-	opened, statuses := h.openConcurrently(id, users, len(users))
-	eq(t, "opened", statuses[api.StatusOpened], 100)
-	eq(t, "exhausted", statuses[api.StatusExhausted], 400)
+	opened, statuses := openConcurrently(h, id, users, len(users))
+	testenv.Eq(t, "opened", statuses[api.StatusOpened], 100)
+	testenv.Eq(t, "exhausted", statuses[api.StatusExhausted], 400)
 	var sum int64
 	indexes := map[int]bool{}
 	for _, o := range opened {
 		sum += o.Amount
 		indexes[o.Index] = true
 	}
-	eq(t, "sum of shares", sum, int64(100*150))
-	eq(t, "distinct indexes", len(indexes), 100)
-	e := h.stored(id)
-	checkInvariants(t, e)
-	eq(t, "stored opens", len(e.Opens), 100)
+	testenv.Eq(t, "sum of shares", sum, int64(100*150))
+	testenv.Eq(t, "distinct indexes", len(indexes), 100)
+	e := h.Stored(id)
+	testenv.CheckInvariants(t, e)
+	testenv.Eq(t, "stored opens", len(e.Opens), 100)
 	for _, s := range e.Opens {
 		if opened[s.User].Amount != s.Amount {
 			t.Fatalf("%s was told %d, the stream says %d", s.User, opened[s.User].Amount, s.Amount)
@@ -84,7 +85,7 @@ func TestHotEnvelope(t *testing.T) {
 // TestManyEnvelopes: 1,000 envelopes opened concurrently by 20 users each;
 // every envelope keeps I1–I3.
 func TestManyEnvelopes(t *testing.T) {
-	h := newHarness(t, service.Config{})
+	h := testenv.Start(t, service.Config{})
 	const envelopes, users = 1000, 20
 	ids := make([]string, envelopes)
 	var wg sync.WaitGroup
@@ -96,7 +97,7 @@ func TestManyEnvelopes(t *testing.T) {
 			defer wg.Done()
 			defer func() { <-sem }()
 			// count 10 < 20 users: half of the opens find it exhausted.
-			ids[i] = h.wrapAndPay([]string{"lucky", "equal"}[i%2], 1000, 10)
+			ids[i] = h.WrapAndPay([]string{"lucky", "equal"}[i%2], 1000, 10)
 		}()
 	}
 	wg.Wait()
@@ -111,12 +112,12 @@ func TestManyEnvelopes(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				m, err := h.nc.Request("hongbao.open."+j.id, fmt.Appendf(nil, `{"user":%q}`, j.user), requestTimeout)
+				m, err := h.NC.Request("hongbao.open."+j.id, fmt.Appendf(nil, `{"user":%q}`, j.user), testenv.RequestTimeout)
 				if err != nil {
 					t.Errorf("open: %v", err)
 					continue
 				}
-				switch o := decode[api.OpenReply](t, parseReply(t, m)); o.Status {
+				switch o := testenv.Decode[api.OpenReply](t, testenv.ParseReply(t, m)); o.Status {
 				case api.StatusOpened:
 					opened.Add(1)
 				case api.StatusExhausted:
@@ -135,13 +136,13 @@ func TestManyEnvelopes(t *testing.T) {
 	}
 	close(jobs)
 	wg.Wait()
-	eq(t, "opened", opened.Load(), int64(envelopes*10))
-	eq(t, "exhausted", exhausted.Load(), int64(envelopes*10))
+	testenv.Eq(t, "opened", opened.Load(), int64(envelopes*10))
+	testenv.Eq(t, "exhausted", exhausted.Load(), int64(envelopes*10))
 	for _, id := range ids {
-		e := h.stored(id)
-		checkInvariants(t, e)
-		eq(t, "opens of "+id, len(e.Opens), 10)
-		eq(t, "total of "+id, e.OpenedTotal, int64(1000))
+		e := h.Stored(id)
+		testenv.CheckInvariants(t, e)
+		testenv.Eq(t, "opens of "+id, len(e.Opens), 10)
+		testenv.Eq(t, "total of "+id, e.OpenedTotal, int64(1000))
 	}
 }
 
@@ -150,45 +151,45 @@ func TestManyEnvelopes(t *testing.T) {
 // (micro's queue group). The expected-sequence check keeps them honest: no
 // double spend, every share once, the sum exact.
 func TestTwoInstancesOneEnvelope(t *testing.T) {
-	h := newHarness(t, service.Config{})
-	second := h.startService(h.srv.Conn(t))
+	h := testenv.Start(t, service.Config{})
+	second := h.StartService(h.Srv.Conn(t))
 	_ = second
-	id := h.wrapAndPay("lucky", 50*300, 50)
+	id := h.WrapAndPay("lucky", 50*300, 50)
 	users := make([]string, 200)
 	for i := range users {
 		users[i] = fmt.Sprintf("u%03d", i)
 	}
 	// Each user twice, so both instances see repeats of the same user.
-	opened, statuses := h.openConcurrently(id, append(users, users...), 64)
-	eq(t, "opened", statuses[api.StatusOpened], 50)
-	eq(t, "opened or repeated", statuses[api.StatusOpened]+statuses[api.StatusAlreadyOpened]+statuses[api.StatusExhausted], 400)
+	opened, statuses := openConcurrently(h, id, append(users, users...), 64)
+	testenv.Eq(t, "opened", statuses[api.StatusOpened], 50)
+	testenv.Eq(t, "opened or repeated", statuses[api.StatusOpened]+statuses[api.StatusAlreadyOpened]+statuses[api.StatusExhausted], 400)
 	var sum int64
 	for _, o := range opened {
 		sum += o.Amount
 	}
-	eq(t, "sum of shares", sum, int64(50*300))
-	e := h.stored(id)
-	checkInvariants(t, e)
-	eq(t, "stored opens", len(e.Opens), 50)
+	testenv.Eq(t, "sum of shares", sum, int64(50*300))
+	e := h.Stored(id)
+	testenv.CheckInvariants(t, e)
+	testenv.Eq(t, "stored opens", len(e.Opens), 50)
 }
 
 // TestTinyCache: with room for far fewer envelopes than are in use, states
 // are evicted and reloaded from the stream, and every answer stays right.
 func TestTinyCache(t *testing.T) {
-	h := newHarness(t, service.Config{CacheSize: 64})
+	h := testenv.Start(t, service.Config{CacheSize: 64})
 	ids := make([]string, 200)
 	for i := range ids {
-		ids[i] = h.wrapAndPay("equal", 300, 3)
+		ids[i] = h.WrapAndPay("equal", 300, 3)
 	}
 	for round := 0; round < 2; round++ {
 		for _, id := range ids {
-			o := h.open(id, fmt.Sprintf("u%d", round))
-			eq(t, "open", o.Status, api.StatusOpened)
-			eq(t, "index", o.Index, round+1)
+			o := h.Open(id, fmt.Sprintf("u%d", round))
+			testenv.Eq(t, "open", o.Status, api.StatusOpened)
+			testenv.Eq(t, "index", o.Index, round+1)
 		}
 	}
 	for _, id := range ids {
-		eq(t, "repeat after eviction", h.open(id, "u0").Status, api.StatusAlreadyOpened)
-		checkInvariants(t, h.stored(id))
+		testenv.Eq(t, "repeat after eviction", h.Open(id, "u0").Status, api.StatusAlreadyOpened)
+		testenv.CheckInvariants(t, h.Stored(id))
 	}
 }

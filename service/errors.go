@@ -1,16 +1,33 @@
 package service
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/projections/projector"
 	"github.com/hongbao/hongbao/timers"
 )
 
-var errNotFound = eventstore.ErrNotFound
+var (
+	errNotFound    = eventstore.ErrNotFound
+	errUnavailable = errors.New("service: unavailable")
+)
+
+// decodeAdmin decodes an admin request body strictly.
+func decodeAdmin(b []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return api.Errorf(api.CodeBadRequest, "admin request: %v", err)
+	}
+	return nil
+}
 
 // toAPIError classifies an error into the contract's codes. Anything not
 // recognised is a 503: the client may retry, and the log has the cause.
@@ -34,8 +51,14 @@ func toAPIError(err error) *api.Error {
 	case errors.Is(err, envelope.ErrAlreadyPaid), errors.Is(err, envelope.ErrAmountPaid), errors.Is(err, errWrapConflict):
 		return api.Errorf(api.CodeConflict, "%v", err)
 	case errors.Is(err, eventstore.ErrUnavailable), errors.Is(err, eventstore.ErrConflict),
-		errors.Is(err, timers.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, timers.ErrUnavailable), errors.Is(err, context.DeadlineExceeded), errors.Is(err, errUnavailable):
 		return api.Errorf(api.CodeUnavailable, "the event store did not confirm; retrying is safe")
+	case errors.Is(err, errNoViews):
+		return api.Errorf(api.CodeUnavailable, "%v", err)
+	case errors.Is(err, projections.ErrBusy):
+		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, projector.ErrLagging):
+		return api.Errorf(api.CodeUnavailable, "the read model is behind; retry")
 	}
 	return api.Errorf(api.CodeUnavailable, "internal error; retrying is safe")
 }

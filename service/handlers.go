@@ -15,14 +15,11 @@ import (
 	"github.com/hongbao/hongbao/events"
 )
 
-// timeFormat is RFC 3339 with milliseconds, in UTC.
-const timeFormat = "2006-01-02T15:04:05.000Z07:00"
-
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return ""
 	}
-	return t.UTC().Format(timeFormat)
+	return t.UTC().Format(api.TimeFormat)
 }
 
 // replier answers one request. Replies are published on the connection to
@@ -222,31 +219,60 @@ func (s *Service) handleGet(req micro.Request) {
 	if !ok {
 		return
 	}
+	s.viewRequest(r, func(ctx context.Context) (any, error) {
+		if s.cfg.Projections == nil {
+			return s.getFromAggregate(ctx, id, body)
+		}
+		reply, err := s.cfg.Projections.Detail(ctx, id, body)
+		if e, ok := api.AsError(err); ok && e.Code == api.CodeNotFound {
+			// Not projected yet (just wrapped), or no such envelope: the
+			// aggregate knows.
+			return s.getFromAggregate(ctx, id, body)
+		}
+		return reply, err
+	})
+}
+
+// getFromAggregate answers get from the envelope's aggregate, through its
+// mailbox.
+func (s *Service) getFromAggregate(ctx context.Context, id string, body api.GetRequest) (api.GetReply, error) {
 	from := 0
 	if body.Cursor != "" {
 		n, err := strconv.Atoi(body.Cursor)
-		if err != nil || n < 0 {
-			r.fail(api.Errorf(api.CodeBadRequest, "cursor %q is not one this service gave", body.Cursor))
-			return
+		if err != nil || n < 1 {
+			return api.GetReply{}, api.Errorf(api.CodeBadRequest, "cursor is not one this service gave")
 		}
-		from = n
+		from = n - 1
 	}
-	s.enqueue(r, id, func(e *entry) {
-		ctx, cancel := s.requestContext()
-		defer cancel()
+	type result struct {
+		reply api.GetReply
+		err   error
+	}
+	done := make(chan result, 1)
+	if !s.submit(id, func(e *entry) {
 		if e.state != nil && e.state.LastSeq < body.AfterSeq {
 			e.setState(nil) // the caller has seen a later write: read the store
 		}
 		st, err := s.load(ctx, e)
 		if err != nil {
-			r.fail(err)
+			done <- result{err: err}
 			return
 		}
-		r.respond(getReply(st, from, body.Limit))
-	})
+		done <- result{reply: getReply(st, from, body.Limit)}
+	}) {
+		return api.GetReply{}, api.Errorf(api.CodeBusy, "envelope %s is busy", id)
+	}
+	select {
+	case res := <-done:
+		return res.reply, res.err
+	case <-ctx.Done():
+		return api.GetReply{}, ctx.Err()
+	}
 }
 
-// getReply renders the details of an envelope, opens [from, from+limit).
+// getReply renders the details of an envelope, opens [from, from+limit)
+// (0-based); the cursor of the next page is the 1-based index of its first
+// open, as in the detail projection.
 func getReply(st *envelope.Envelope, from, limit int) api.GetReply {
 	best := -1
 	if st.Status == envelope.StatusFinished {
@@ -267,7 +293,7 @@ func getReply(st *envelope.Envelope, from, limit int) api.GetReply {
 		r.Opens = append(r.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: i + 1, At: formatTime(o.At), BestLuck: i == best})
 	}
 	if end < len(st.Opens) {
-		r.Next = strconv.Itoa(end)
+		r.Next = strconv.Itoa(end + 1)
 	}
 	return r
 }

@@ -6,59 +6,60 @@ import (
 	"testing"
 
 	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/service"
 )
 
 func TestLifecycle(t *testing.T) {
-	h := newHarness(t, service.Config{})
-	id := h.wrap("lucky", 10000, 5)
+	h := testenv.Start(t, service.Config{})
+	id := h.Wrap("lucky", 10000, 5)
 
 	// Not paid yet: grab says not_live, open is a 409.
-	eq(t, "grab before pay", decode[api.GrabReply](t, h.request("hongbao.grab."+id, `{"user":"bob"}`)).Status, api.StatusNotLive)
-	h.expectError(h.request("hongbao.open."+id, `{"user":"bob"}`), "409", api.CodeNotLive)
+	testenv.Eq(t, "grab before pay", testenv.Decode[api.GrabReply](t, h.Request("hongbao.grab."+id, `{"user":"bob"}`)).Status, api.StatusNotLive)
+	h.ExpectError(h.Request("hongbao.open."+id, `{"user":"bob"}`), "409", api.CodeNotLive)
 
 	pay := map[string]any{"payment_id": "p-1", "amount": 10000}
-	first := decode[api.PayReply](t, h.request("hongbao.pay."+id, pay))
-	eq(t, "state", first.State, api.StateLive)
-	again := decode[api.PayReply](t, h.request("hongbao.pay."+id, pay))
-	eq(t, "repeated pay", again, first)
-	h.expectError(h.request("hongbao.pay."+id, map[string]any{"payment_id": "p-2", "amount": 10000}), "409", api.CodeConflict)
+	first := testenv.Decode[api.PayReply](t, h.Request("hongbao.pay."+id, pay))
+	testenv.Eq(t, "state", first.State, api.StateLive)
+	again := testenv.Decode[api.PayReply](t, h.Request("hongbao.pay."+id, pay))
+	testenv.Eq(t, "repeated pay", again, first)
+	h.ExpectError(h.Request("hongbao.pay."+id, map[string]any{"payment_id": "p-2", "amount": 10000}), "409", api.CodeConflict)
 
-	eq(t, "grab", decode[api.GrabReply](t, h.request("hongbao.grab."+id, `{"user":"bob"}`)).Status, api.StatusCanOpen)
+	testenv.Eq(t, "grab", testenv.Decode[api.GrabReply](t, h.Request("hongbao.grab."+id, `{"user":"bob"}`)).Status, api.StatusCanOpen)
 
 	var sum int64
 	var lastSeq uint64
 	for i := 1; i <= 5; i++ {
 		user := fmt.Sprintf("user%d", i)
-		o := h.open(id, user)
-		eq(t, "status", o.Status, api.StatusOpened)
-		eq(t, "index", o.Index, i)
-		eq(t, "remaining", *o.RemainingCount, 5-i)
+		o := h.Open(id, user)
+		testenv.Eq(t, "status", o.Status, api.StatusOpened)
+		testenv.Eq(t, "index", o.Index, i)
+		testenv.Eq(t, "remaining", *o.RemainingCount, 5-i)
 		if o.Seq <= lastSeq {
 			t.Fatalf("seq %d after %d", o.Seq, lastSeq)
 		}
 		lastSeq = o.Seq
 		sum += o.Amount
 		// Opening twice never pays twice.
-		twice := h.open(id, user)
-		eq(t, "second open", twice.Status, api.StatusAlreadyOpened)
-		eq(t, "second open amount", twice.Amount, o.Amount)
-		eq(t, "second open index", twice.Index, i)
-		g := decode[api.GrabReply](t, h.request("hongbao.grab."+id, map[string]string{"user": user}))
-		eq(t, "grab after open", g, api.GrabReply{Status: api.StatusAlreadyOpened, Amount: o.Amount})
+		twice := h.Open(id, user)
+		testenv.Eq(t, "second open", twice.Status, api.StatusAlreadyOpened)
+		testenv.Eq(t, "second open amount", twice.Amount, o.Amount)
+		testenv.Eq(t, "second open index", twice.Index, i)
+		g := testenv.Decode[api.GrabReply](t, h.Request("hongbao.grab."+id, map[string]string{"user": user}))
+		testenv.Eq(t, "grab after open", g, api.GrabReply{Status: api.StatusAlreadyOpened, Amount: o.Amount})
 	}
-	eq(t, "sum of shares", sum, int64(10000))
-	eq(t, "open after the last share", h.open(id, "late").Status, api.StatusExhausted)
-	eq(t, "grab after the last share", decode[api.GrabReply](t, h.request("hongbao.grab."+id, `{"user":"late"}`)).Status, api.StatusExhausted)
+	testenv.Eq(t, "sum of shares", sum, int64(10000))
+	testenv.Eq(t, "open after the last share", h.Open(id, "late").Status, api.StatusExhausted)
+	testenv.Eq(t, "grab after the last share", testenv.Decode[api.GrabReply](t, h.Request("hongbao.grab."+id, `{"user":"late"}`)).Status, api.StatusExhausted)
 
-	g := h.get(id)
-	eq(t, "get state", g.Envelope.State, api.StateFinished)
-	eq(t, "get opened_count", g.Envelope.OpenedCount, 5)
-	eq(t, "get opened_total", g.Envelope.OpenedTotal, int64(10000))
-	eq(t, "get opens", len(g.Opens), 5)
+	g := h.Get(id, lastSeq)
+	testenv.Eq(t, "get state", g.Envelope.State, api.StateFinished)
+	testenv.Eq(t, "get opened_count", g.Envelope.OpenedCount, 5)
+	testenv.Eq(t, "get opened_total", g.Envelope.OpenedTotal, int64(10000))
+	testenv.Eq(t, "get opens", len(g.Opens), 5)
 	best := 0
 	for i, o := range g.Opens {
-		eq(t, "open index", o.Index, i+1)
+		testenv.Eq(t, "open index", o.Index, i+1)
 		if o.BestLuck {
 			best++
 			for _, other := range g.Opens {
@@ -68,13 +69,13 @@ func TestLifecycle(t *testing.T) {
 			}
 		}
 	}
-	eq(t, "best luck marks", best, 1)
-	checkInvariants(t, h.stored(id))
+	testenv.Eq(t, "best luck marks", best, 1)
+	testenv.CheckInvariants(t, h.Stored(id))
 
 	// Pagination: two per page, every open once, in order.
 	var seen []int
 	for cursor := ""; ; {
-		p := decode[api.GetReply](t, h.request("hongbao.get."+id, map[string]any{"limit": 2, "cursor": cursor}))
+		p := testenv.Decode[api.GetReply](t, h.Request("hongbao.get."+id, map[string]any{"limit": 2, "cursor": cursor, "after_seq": lastSeq}))
 		for _, o := range p.Opens {
 			seen = append(seen, o.Index)
 		}
@@ -83,20 +84,20 @@ func TestLifecycle(t *testing.T) {
 		}
 		cursor = p.Next
 	}
-	eq(t, "paged opens", fmt.Sprint(seen), "[1 2 3 4 5]")
+	testenv.Eq(t, "paged opens", fmt.Sprint(seen), "[1 2 3 4 5]")
 }
 
 func TestEqualEnvelope(t *testing.T) {
-	h := newHarness(t, service.Config{})
-	id := h.wrapAndPay("equal", 300, 3)
+	h := testenv.Start(t, service.Config{})
+	id := h.WrapAndPay("equal", 300, 3)
 	for i := 0; i < 3; i++ {
-		eq(t, "equal share", h.open(id, fmt.Sprintf("u%d", i)).Amount, int64(100))
+		testenv.Eq(t, "equal share", h.Open(id, fmt.Sprintf("u%d", i)).Amount, int64(100))
 	}
 }
 
 func TestBadInput(t *testing.T) {
-	h := newHarness(t, service.Config{})
-	id := h.wrapAndPay("lucky", 1000, 2)
+	h := testenv.Start(t, service.Config{})
+	id := h.WrapAndPay("lucky", 1000, 2)
 	big := `{"user":"` + strings.Repeat("a", 70<<10) + `"}`
 	cases := []struct {
 		subject, body, status, code string
@@ -123,27 +124,27 @@ func TestBadInput(t *testing.T) {
 		{"hongbao.get." + id, `{"cursor":"zz"}`, "400", api.CodeBadRequest},
 	}
 	for _, c := range cases {
-		h.expectError(h.request(c.subject, c.body), c.status, c.code)
+		h.ExpectError(h.Request(c.subject, c.body), c.status, c.code)
 	}
-	h.expectError(h.request("hongbao.open.01ARZ3NDEKTSV4RRFFQ69G5FAV", `{"user":"bob"}`), "404", api.CodeNotFound)
+	h.ExpectError(h.Request("hongbao.open.01ARZ3NDEKTSV4RRFFQ69G5FAV", `{"user":"bob"}`), "404", api.CodeNotFound)
 	// Nothing changed.
-	e := h.stored(id)
-	eq(t, "opens after bad input", len(e.Opens), 0)
-	eq(t, "events after bad input", e.Version, 2)
+	e := h.Stored(id)
+	testenv.Eq(t, "opens after bad input", len(e.Opens), 0)
+	testenv.Eq(t, "events after bad input", e.Version, 2)
 }
 
 func TestWrapIdempotent(t *testing.T) {
-	h := newHarness(t, service.Config{})
+	h := testenv.Start(t, service.Config{})
 	body := map[string]any{"request_id": "same", "sender": "alice", "kind": "lucky", "total": 500, "count": 5, "greeting": "恭喜发财"}
-	a := decode[api.WrapReply](t, h.request("hongbao.wrap", body))
-	b := decode[api.WrapReply](t, h.request("hongbao.wrap", body))
-	eq(t, "same envelope", b.EnvelopeID, a.EnvelopeID)
+	a := testenv.Decode[api.WrapReply](t, h.Request("hongbao.wrap", body))
+	b := testenv.Decode[api.WrapReply](t, h.Request("hongbao.wrap", body))
+	testenv.Eq(t, "same envelope", b.EnvelopeID, a.EnvelopeID)
 	body["total"] = 600
-	h.expectError(h.request("hongbao.wrap", body), "409", api.CodeConflict)
+	h.ExpectError(h.Request("hongbao.wrap", body), "409", api.CodeConflict)
 	body["sender"] = "bob" // request ids are per sender
-	c := decode[api.WrapReply](t, h.request("hongbao.wrap", body))
+	c := testenv.Decode[api.WrapReply](t, h.Request("hongbao.wrap", body))
 	if c.EnvelopeID == a.EnvelopeID {
 		t.Fatal("another sender's request id returned alice's envelope")
 	}
-	eq(t, "events of the twice-wrapped envelope", h.stored(a.EnvelopeID).Version, 1)
+	testenv.Eq(t, "events of the twice-wrapped envelope", h.Stored(a.EnvelopeID).Version, 1)
 }

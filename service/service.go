@@ -16,6 +16,7 @@ import (
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/timers"
 )
 
@@ -35,9 +36,13 @@ type Config struct {
 	RequestTimeout time.Duration   // store work per request; default 5 s
 	WrapTTL        time.Duration   // how long wrap request ids are remembered; default 7 days
 	Store          eventstore.Config
-	Timers         timers.Config
-	Now            func() time.Time // default time.Now
-	Logger         *slog.Logger
+	// Projections serve get, user.received and user.sent, and the admin
+	// endpoints operate them. Nil: get reads the aggregate, the lists
+	// answer unavailable.
+	Projections *projections.Set
+	Timers      timers.Config
+	Now         func() time.Time // default time.Now
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -91,7 +96,10 @@ type Service struct {
 	errMu  sync.Mutex
 	errors map[string]int64 // error replies by machine code
 
+	admin adminJobs
+
 	micro   micro.Service
+	runCtx  context.Context // ends at Stop
 	cancel  context.CancelFunc
 	running sync.WaitGroup // background loops
 	// inflight counts requests taken and not yet answered; lastTaken is
@@ -154,10 +162,29 @@ func (s *Service) Start(ctx context.Context) error {
 		{"grab", "grab.>", s.handleGrab},
 		{"open", "open.>", s.handleOpen},
 		{"get", "get.>", s.handleGet},
+		{"user-received", "user.received", s.handleList(false)},
+		{"user-sent", "user.sent", s.handleList(true)},
 	} {
 		if err := g.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()
 			return fmt.Errorf("service: endpoint %s: %w", ep.name, err)
+		}
+	}
+	// Admin endpoints are per instance (each has its own read models):
+	// <prefix>.admin.<instance id>.<verb>, found with `nats micro info`.
+	id := svc.Info().ID
+	for _, ep := range []struct {
+		name string
+		h    micro.HandlerFunc
+	}{
+		{"status", s.handleAdminStatus},
+		{"rebuild", s.handleAdminJob("rebuild")},
+		{"verify", s.handleAdminJob("verify")},
+	} {
+		if err := g.AddEndpoint("admin-"+ep.name, ep.h, micro.WithEndpointSubject("admin."+id+"."+ep.name),
+			micro.WithEndpointQueueGroupDisabled()); err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("service: endpoint admin %s: %w", ep.name, err)
 		}
 	}
 	// The endpoints serve once the server has the subscriptions.
@@ -166,7 +193,7 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("service: flush subscriptions: %w", err)
 	}
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.cancel = cancel
+	s.runCtx, s.cancel = runCtx, cancel
 	s.running.Add(1)
 	go func() {
 		defer s.running.Done()
@@ -182,6 +209,12 @@ func (s *Service) Start(ctx context.Context) error {
 	}()
 	s.log.Info("hongbao serving", "name", s.cfg.Name, "prefix", s.cfg.Prefix, "stream", s.store.StreamName())
 	return nil
+}
+
+// AdminSubject is the subject of an admin verb (status, rebuild, verify)
+// of this instance.
+func (s *Service) AdminSubject(verb string) string {
+	return s.cfg.Prefix + ".admin." + s.micro.Info().ID + "." + verb
 }
 
 // Stop stops taking requests, finishes the ones already taken, and stops

@@ -1,0 +1,350 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/projections/detail"
+	"github.com/hongbao/hongbao/projections/outbox"
+	"github.com/hongbao/hongbao/projections/projector"
+	"github.com/hongbao/hongbao/projections/users"
+)
+
+// Sentinel errors; match with errors.Is.
+var (
+	ErrUnknown = errors.New("projections: unknown projection")
+	ErrBusy    = errors.New("projections: a rebuild or verify of that projection is already running")
+)
+
+// Names of the projections, in the order they are listed.
+var Names = []string{"detail", "users", "outbox"}
+
+func newProjection(name string) (projector.Projection, error) {
+	switch name {
+	case "detail":
+		return detail.Projection{}, nil
+	case "users":
+		return users.Projection{}, nil
+	case "outbox":
+		return outbox.Projection{}, nil
+	}
+	return nil, fmt.Errorf("%w: %q (want one of %s)", ErrUnknown, name, strings.Join(Names, ", "))
+}
+
+// Config of a set of projections.
+type Config struct {
+	Dir         string        // base directory, e.g. ./data/projections
+	FS          vfs.FS        // nil: the OS file system
+	Stream      string        // default "ENVELOPES"
+	BatchSize   int           // events per Pebble batch; default 1000
+	WaitTimeout time.Duration // how long a query waits for after_seq; default 2 s
+	Logger      *slog.Logger
+}
+
+// Set is the running projections of one service instance.
+type Set struct {
+	cfg Config
+	js  jetstream.JetStream
+	fs  vfs.FS
+
+	mu    sync.RWMutex // queries hold it for reading; a swap for writing
+	live  map[string]*live
+	jobs  map[string]bool // projections with a rebuild or verify running
+	runCh chan struct{}   // closed by Close
+	wg    sync.WaitGroup
+}
+
+type live struct {
+	gen    int
+	db     *pebble.DB
+	proj   *projector.Projector
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// Open opens (creating) every projection's live generation. Call Start to
+// run the projectors.
+func Open(js jetstream.JetStream, cfg Config) (*Set, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.WaitTimeout == 0 {
+		cfg.WaitTimeout = 2 * time.Second
+	}
+	fs := cfg.FS
+	if fs == nil {
+		fs = vfs.Default
+	}
+	s := &Set{cfg: cfg, js: js, fs: fs, live: map[string]*live{}, jobs: map[string]bool{}, runCh: make(chan struct{})}
+	for _, name := range Names {
+		gen, err := s.currentGen(name)
+		if err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		if err := s.removeStale(name, gen); err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		l, err := s.openGen(name, gen)
+		if err != nil {
+			s.closeAll()
+			return nil, err
+		}
+		s.live[name] = l
+	}
+	return s, nil
+}
+
+func (s *Set) genDir(name string, gen int) string {
+	return filepath.Join(s.cfg.Dir, name, fmt.Sprintf("gen-%06d", gen))
+}
+
+// currentGen reads <dir>/<name>/CURRENT; 1 when there is none yet.
+func (s *Set) currentGen(name string) (int, error) {
+	f, err := s.fs.Open(filepath.Join(s.cfg.Dir, name, "CURRENT"))
+	if errors.Is(err, os.ErrNotExist) {
+		if err := s.fs.MkdirAll(filepath.Join(s.cfg.Dir, name), 0o755); err != nil {
+			return 0, fmt.Errorf("projections: %w", err)
+		}
+		return 1, s.writeCurrent(name, 1)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projections: %w", err)
+	}
+	defer f.Close()
+	buf := make([]byte, 64)
+	n, _ := f.Read(buf)
+	gen, err := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(string(buf[:n])), "gen-"))
+	if err != nil || gen < 1 {
+		return 0, fmt.Errorf("projections: %s/CURRENT says %q", name, buf[:n])
+	}
+	return gen, nil
+}
+
+// writeCurrent points CURRENT at gen atomically and durably.
+func (s *Set) writeCurrent(name string, gen int) error {
+	dir := filepath.Join(s.cfg.Dir, name)
+	tmp := filepath.Join(dir, "CURRENT.tmp")
+	f, err := s.fs.Create(tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	if _, err := fmt.Fprintf(f, "gen-%06d\n", gen); err != nil {
+		f.Close()
+		return fmt.Errorf("projections: %w", err)
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	if err := s.fs.Rename(tmp, filepath.Join(dir, "CURRENT")); err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	d, err := s.fs.OpenDir(dir)
+	if err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	return errors.Join(d.Sync(), d.Close())
+}
+
+// removeStale deletes generations other than the live one (half-built
+// rebuilds, replaced generations).
+func (s *Set) removeStale(name string, gen int) error {
+	entries, err := s.fs.List(filepath.Join(s.cfg.Dir, name))
+	if err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e, "gen-") && e != fmt.Sprintf("gen-%06d", gen) {
+			if err := s.fs.RemoveAll(filepath.Join(s.cfg.Dir, name, e)); err != nil {
+				return fmt.Errorf("projections: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Set) openGen(name string, gen int) (*live, error) {
+	proj, err := newProjection(name)
+	if err != nil {
+		return nil, err
+	}
+	db, err := projector.Open(s.genDir(name, gen), s.cfg.FS, s.cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	p, err := projector.New(db, proj, s.js, projector.Config{Stream: s.cfg.Stream, BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger})
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return &live{gen: gen, db: db, proj: p}, nil
+}
+
+// Start runs every projector in the background until Close.
+func (s *Set) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, l := range s.live {
+		s.startLocked(l)
+	}
+}
+
+func (s *Set) startLocked(l *live) {
+	ctx, cancel := context.WithCancel(context.Background())
+	l.cancel, l.done = cancel, make(chan error, 1)
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		l.done <- l.proj.Run(ctx)
+	}()
+}
+
+// Close stops the projectors and closes the databases.
+func (s *Set) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closeAll()
+}
+
+func (s *Set) closeAll() error {
+	var errs []error
+	for name, l := range s.live {
+		if l.cancel != nil {
+			l.cancel()
+			if err := <-l.done; err != nil {
+				errs = append(errs, fmt.Errorf("%s: %w", name, err))
+			}
+		}
+		errs = append(errs, l.db.Close())
+		delete(s.live, name)
+	}
+	return errors.Join(errs...)
+}
+
+// Lag of one projection.
+type Lag struct {
+	Name       string `json:"name"`
+	Generation int    `json:"generation"`
+	Applied    uint64 `json:"applied"`
+	StreamLast uint64 `json:"stream_last"`
+	Lag        uint64 `json:"lag"`
+}
+
+// Status reports each projection's applied sequence against the stream's
+// last sequence.
+func (s *Set) Status(ctx context.Context) ([]Lag, error) {
+	last, err := s.streamLast(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	var out []Lag
+	for _, name := range Names {
+		l := s.live[name]
+		a := l.proj.Applied()
+		out = append(out, Lag{Name: name, Generation: l.gen, Applied: a, StreamLast: last, Lag: last - min(a, last)})
+	}
+	return out, nil
+}
+
+func (s *Set) streamLast(ctx context.Context) (uint64, error) {
+	name := s.cfg.Stream
+	if name == "" {
+		name = "ENVELOPES"
+	}
+	st, err := s.js.Stream(ctx, name)
+	if err != nil {
+		return 0, fmt.Errorf("projections: stream %s: %w", name, err)
+	}
+	info, err := st.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("projections: stream %s: %w", name, err)
+	}
+	return info.State.LastSeq, nil
+}
+
+// read runs f on a projection's live database once it has applied afterSeq.
+func (s *Set) read(ctx context.Context, name string, afterSeq uint64, f func(pebble.Reader) error) error {
+	if afterSeq > 0 {
+		s.mu.RLock()
+		p := s.live[name].proj
+		s.mu.RUnlock()
+		wctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
+		defer cancel()
+		if err := p.WaitFor(wctx, afterSeq); err != nil {
+			return api.Errorf(api.CodeUnavailable, "the %s view has not reached seq %d yet; retry", name, afterSeq)
+		}
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return f(s.live[name].db)
+}
+
+// Detail answers hongbao.get.<id> from the detail projection.
+func (s *Set) Detail(ctx context.Context, id string, req api.GetRequest) (api.GetReply, error) {
+	var reply api.GetReply
+	err := s.read(ctx, "detail", req.AfterSeq, func(r pebble.Reader) error {
+		var err error
+		reply, err = detail.Get(r, id, req.Cursor, req.Limit)
+		return err
+	})
+	if errors.Is(err, detail.ErrNotFound) {
+		return reply, api.Errorf(api.CodeNotFound, "no such envelope")
+	}
+	return reply, err
+}
+
+// Received answers hongbao.user.received.
+func (s *Set) Received(ctx context.Context, req api.ListRequest) (api.ReceivedReply, error) {
+	var reply api.ReceivedReply
+	err := s.read(ctx, "users", req.AfterSeq, func(r pebble.Reader) error {
+		var err error
+		reply, err = users.Received(r, req.User, yearOf(req), req.Cursor, req.Limit)
+		return err
+	})
+	return reply, err
+}
+
+// Sent answers hongbao.user.sent.
+func (s *Set) Sent(ctx context.Context, req api.ListRequest) (api.SentReply, error) {
+	var reply api.SentReply
+	err := s.read(ctx, "users", req.AfterSeq, func(r pebble.Reader) error {
+		var err error
+		reply, err = users.Sent(r, req.User, yearOf(req), req.Cursor, req.Limit)
+		return err
+	})
+	return reply, err
+}
+
+// Outbox lists transfers after a stream sequence.
+func (s *Set) Outbox(ctx context.Context, after uint64, limit int) ([]outbox.Transfer, error) {
+	var out []outbox.Transfer
+	err := s.read(ctx, "outbox", 0, func(r pebble.Reader) error {
+		var err error
+		out, err = outbox.List(r, after, limit)
+		return err
+	})
+	return out, err
+}
+
+func yearOf(req api.ListRequest) int {
+	if req.Year != 0 {
+		return req.Year
+	}
+	return users.Year(time.Now())
+}
