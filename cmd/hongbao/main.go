@@ -27,6 +27,9 @@ type command struct {
 
 var commands = []command{
 	{"serve", "run the service: embedded NATS server from nats.conf (or --nats-url) plus the micro service", runServe},
+	{"bench", "load-benchmark a service (embedded or --nats-url) and the machine's ceilings in one run; report ratios", runBench},
+	{"status", "show the read models' lag and running jobs", runStatus},
+	{"rebuild", "rebuild read models from the stream (or --verify them against it)", runRebuild},
 	{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 		_, err := fmt.Fprintln(stdout, "hongbao", service.Version)
 		return err

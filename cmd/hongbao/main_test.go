@@ -130,7 +130,7 @@ func TestServeEmbedded(t *testing.T) {
 // TestServeExternal serves on an existing NATS server given by --nats-url.
 func TestServeExternal(t *testing.T) {
 	srv := natstest.Start(t, natstest.WithListen())
-	serveUntil(t, []string{"--nats-url", srv.URL()}, srv.URL())
+	serveUntil(t, []string{"--nats-url", srv.URL(), "--data", t.TempDir()}, srv.URL())
 }
 
 func TestServeMissingConfig(t *testing.T) {

@@ -11,10 +11,12 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/internal/embedded"
+	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 	"github.com/hongbao/hongbao/timers"
 )
@@ -31,7 +33,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	def := envelope.DefaultLimits()
 	var (
 		confFile  = fs.String("config", "nats.conf", "embedded NATS server configuration file; built-in defaults equal to the repository's nats.conf when the file is absent and the flag is not set")
-		dataDir   = fs.String("data", "./data", "data directory; the embedded server keeps JetStream under <data>/jetstream")
+		dataDir   = fs.String("data", "./data", "data directory: JetStream (embedded server) under <data>/jetstream, read models under <data>/projections")
 		listen    = fs.String("listen", "", "client listen address of the embedded server (host:port), overriding nats.conf")
 		natsURL   = fs.String("nats-url", "", "connect to this NATS server instead of starting an embedded one")
 		creds     = fs.String("creds", "", "NATS credentials file for --nats-url")
@@ -88,21 +90,41 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer nc.Close()
 
-	svc, err := service.New(ctx, nc, service.Config{
-		Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue, Logger: log,
-		Store: eventstore.Config{Replicas: *replicas}, Timers: timers.Config{Replicas: *replicas},
-	})
+	js, err := jetstream.New(nc)
 	if err != nil {
 		return err
 	}
-	if err := svc.Start(ctx); err != nil {
+	// The read models need the stream to exist before their consumers start.
+	if _, err := eventstore.Open(ctx, js, eventstore.Config{Replicas: *replicas}); err != nil {
 		return err
+	}
+	views, err := projections.Open(js, projections.Config{Dir: filepath.Join(*dataDir, "projections"), Logger: log})
+	if err != nil {
+		return err
+	}
+	views.Start()
+	closeViews := func() error {
+		if err := views.Close(); err != nil {
+			return fmt.Errorf("closing projections: %w", err)
+		}
+		return nil
+	}
+
+	svc, err := service.New(ctx, nc, service.Config{
+		Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue, Logger: log,
+		Store: eventstore.Config{Replicas: *replicas}, Timers: timers.Config{Replicas: *replicas}, Projections: views,
+	})
+	if err != nil {
+		return errors.Join(err, closeViews())
+	}
+	if err := svc.Start(ctx); err != nil {
+		return errors.Join(err, closeViews())
 	}
 	<-ctx.Done()
 	log.Info("stopping: finishing requests in flight", "grace", *grace)
 	stopCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	err = svc.Stop(stopCtx)
+	err = errors.Join(svc.Stop(stopCtx), closeViews()) // before the drain: the projectors read on nc
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 		err = errors.Join(err, derr)
 	}

@@ -33,11 +33,20 @@ type Env struct {
 // Option changes how Start sets things up.
 type Option func(*options)
 
-type options struct{ noViews bool }
+type options struct {
+	noViews bool
+	server  []natstest.Option
+}
 
 // WithoutProjections runs the service without read models (get reads the
 // aggregate).
 func WithoutProjections() Option { return func(o *options) { o.noViews = true } }
+
+// WithListen makes the server listen on a loopback port (Env.Srv.URL()),
+// for tests of programs that connect over TCP.
+func WithListen() Option {
+	return func(o *options) { o.server = append(o.server, natstest.WithListen()) }
+}
 
 // Start starts a server, projections and a service with cfg.
 func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
@@ -46,7 +55,7 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 	for _, opt := range opts {
 		opt(&o)
 	}
-	h := &Env{T: t, Srv: natstest.Start(t), Cfg: cfg}
+	h := &Env{T: t, Srv: natstest.Start(t, o.server...), Cfg: cfg}
 	h.NC = h.Srv.Conn(t)
 	if !o.noViews && cfg.Projections == nil {
 		h.Views = h.StartProjections(t.TempDir())

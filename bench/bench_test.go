@@ -1,0 +1,405 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/internal/natstest"
+	"github.com/hongbao/hongbao/service"
+)
+
+// syncBuffer is a bytes.Buffer safe for the progress goroutines and the
+// test to share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// tiny is a configuration small enough for -race on two cores.
+func tiny(t *testing.T) Config {
+	c := DefaultConfig()
+	c.Dir = t.TempDir()
+	c.Clients = 8
+	c.Envelopes, c.Opens = 50, 200
+	c.HotCount, c.HotOpeners = 10, 200
+	c.Grabs, c.GrabEnvelopes = 200, 10
+	c.Wraps = 50
+	c.StorageMsgs, c.StoragePend = 200, 32
+	c.Timeout = time.Minute
+	c.ProgressInterval = 5 * time.Millisecond
+	return c
+}
+
+func run(t *testing.T, c Config) *Report {
+	t.Helper()
+	rep, err := Run(context.Background(), c)
+	if err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	return rep
+}
+
+// checkResult asserts what holds for every phase: all done, no errors,
+// the exact outcome, a rate, ordered percentiles.
+func checkResult(t *testing.T, res *Result, count int64) {
+	t.Helper()
+	if res == nil {
+		t.Fatalf("missing result")
+	}
+	if res.Count != count || res.Errors != 0 || !res.Correct {
+		t.Fatalf("%s: count %d (want %d), errors %d (%v %v, first %q), correct %v (want %s, got %v)",
+			res.Name, res.Count, count, res.Errors, res.ErrorsByCode, res.TransportErrors, res.FirstError, res.Correct, res.Expect, res.Outcomes)
+	}
+	if res.PerSecond <= 0 || res.Seconds <= 0 {
+		t.Fatalf("%s: %f/s over %fs", res.Name, res.PerSecond, res.Seconds)
+	}
+	l := res.Latency
+	if l.Count != count || !(0 < l.P50 || l.P50 == 0) || !(l.P50 <= l.P99 && l.P99 <= l.P999 && l.P999 <= l.Max) || l.Max <= 0 {
+		t.Fatalf("%s: latency %+v", res.Name, l)
+	}
+}
+
+func TestRunAll(t *testing.T) {
+	c := tiny(t)
+	var progress syncBuffer
+	c.Progress = &progress
+	rep := run(t, c)
+
+	checkResult(t, rep.Scenarios[ScenarioSpread], 200)
+	checkResult(t, rep.Scenarios[ScenarioGrab], 200)
+	checkResult(t, rep.Scenarios[ScenarioWrap], 50)
+	checkResult(t, rep.Scenarios[ScenarioHot], 200)
+	checkResult(t, rep.Ceilings[CeilingTransport], 200)
+	checkResult(t, rep.Ceilings[CeilingTransportBurst], 200)
+	checkResult(t, rep.Ceilings[CeilingStorage], 200)
+
+	// 50 envelopes of 10 shares, 200 opens round-robin: 4 each, all open.
+	sp := rep.Scenarios[ScenarioSpread]
+	if sp.Outcomes["opened"] != 200 || sp.SetupSeconds <= 0 {
+		t.Errorf("spread outcomes %v, setup %fs", sp.Outcomes, sp.SetupSeconds)
+	}
+	hot := rep.Scenarios[ScenarioHot]
+	if hot.Outcomes["opened"] != 10 || hot.Outcomes["exhausted"] != 190 || hot.tally.amount != 1000 {
+		t.Errorf("hot outcomes %v, %d fen", hot.Outcomes, hot.tally.amount)
+	}
+	if g := rep.Scenarios[ScenarioGrab]; g.Outcomes["can_open"] != 200 {
+		t.Errorf("grab outcomes %v", g.Outcomes)
+	}
+	if !rep.AllCorrect() {
+		t.Error("AllCorrect is false")
+	}
+	if s := rep.Settings; s.SyncAlways == nil || !*s.SyncAlways || s.Sync != SyncAlways || s.GOMAXPROCS < 1 || s.GoVersion == "" {
+		t.Errorf("settings %+v", s)
+	}
+
+	// JSON: one document, every ratio present and a number.
+	var out bytes.Buffer
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	dec := json.NewDecoder(&out)
+	if err := dec.Decode(&doc); err != nil {
+		t.Fatalf("JSON: %v", err)
+	}
+	if dec.More() {
+		t.Fatal("more than one JSON document")
+	}
+	ratios, _ := doc["ratios"].(map[string]any)
+	for _, k := range []string{"spread_over_transport", "spread_over_storage", "grab_over_transport", "hot_burst_time_over_transport_burst_time"} {
+		if v, ok := ratios[k].(float64); !ok || v <= 0 {
+			t.Errorf("ratio %s = %v", k, ratios[k])
+		}
+	}
+	for _, k := range []string{"settings", "scenarios", "ceilings", "seconds"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("JSON without %s", k)
+		}
+	}
+	hotDoc := doc["scenarios"].(map[string]any)["hot"].(map[string]any)
+	if hotDoc["correct"] != true {
+		t.Errorf("hot correct = %v", hotDoc["correct"])
+	}
+
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"spread", "grab", "wrap", "hot", "transport_burst", "storage", "spread / storage", "hot / transport_burst", "correct"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table without %q:\n%s", want, table.String())
+		}
+	}
+	if strings.Contains(table.String(), "WRONG") {
+		t.Errorf("table reports a wrong outcome:\n%s", table.String())
+	}
+	// Every phase ends with a final progress line.
+	for _, want := range []string{"spread setup: 50/50 envelopes in", "spread: 200/200 opens in", "hot: 200/200 opens in", "storage: 200/200 msgs in"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress without %q:\n%s", want, progress.String())
+		}
+	}
+}
+
+// TestSyncDefaultAndFewOpeners runs hot alone on a server with JetStream's
+// default sync, with fewer openers than shares: all open, none exhausted,
+// and only the ceiling hot needs runs.
+func TestSyncDefaultAndFewOpeners(t *testing.T) {
+	c := tiny(t)
+	c.Sync = SyncDefault
+	c.Scenarios = []string{ScenarioHot}
+	c.HotCount, c.HotOpeners = 20, 15
+	rep := run(t, c)
+	hot := rep.Scenarios[ScenarioHot]
+	checkResult(t, hot, 15)
+	if hot.Outcomes["opened"] != 15 || hot.Outcomes["exhausted"] != 0 {
+		t.Errorf("hot outcomes %v", hot.Outcomes)
+	}
+	if s := rep.Settings; s.SyncAlways == nil || *s.SyncAlways || s.SyncInterval != "2m0s" {
+		t.Errorf("sync settings %v %q", s.SyncAlways, s.SyncInterval)
+	}
+	checkResult(t, rep.Ceilings[CeilingTransportBurst], 15)
+	if rep.Ceilings[CeilingTransport] != nil || rep.Ceilings[CeilingStorage] != nil {
+		t.Error("ceilings ran that no scenario needs")
+	}
+	if r := rep.Ratios; r.HotBurstOverTransportBurst == nil || r.SpreadOverTransport != nil || r.SpreadOverStorage != nil || r.GrabOverTransport != nil {
+		t.Errorf("ratios %+v", r)
+	}
+	var out bytes.Buffer
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Ratios map[string]any `json:"ratios"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Ratios) != 4 || doc.Ratios["spread_over_transport"] != nil {
+		t.Errorf("ratios in JSON %v: want all 4 keys, null when not measured", doc.Ratios)
+	}
+}
+
+// TestNATSURL targets a service running on a server of its own over TCP,
+// and leaves no BENCH_RAW stream behind.
+func TestNATSURL(t *testing.T) {
+	srv := natstest.Start(t, natstest.WithListen())
+	ctx := context.Background()
+	svc, err := service.New(ctx, srv.Conn(t), service.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = svc.Stop(ctx)
+	})
+
+	c := tiny(t)
+	c.NATSURL, c.Sync = srv.URL(), ""
+	c.Scenarios = []string{ScenarioSpread, ScenarioWrap}
+	c.Envelopes, c.Opens, c.Count = 20, 100, 3 // 5 opens each: 3 open, 2 find it exhausted
+	rep := run(t, c)
+	sp := rep.Scenarios[ScenarioSpread]
+	checkResult(t, sp, 100)
+	if sp.Outcomes["opened"] != 60 || sp.Outcomes["exhausted"] != 40 || sp.tally.amount != 20*1000 {
+		t.Errorf("spread outcomes %v, %d fen", sp.Outcomes, sp.tally.amount)
+	}
+	checkResult(t, rep.Scenarios[ScenarioWrap], 50)
+	checkResult(t, rep.Ceilings[CeilingStorage], 200)
+	if rep.Settings.Target != srv.URL() || rep.Settings.Sync != "server" || rep.Settings.SyncAlways != nil {
+		t.Errorf("settings %+v", rep.Settings)
+	}
+
+	js := srv.JetStream(t)
+	if _, err := js.Stream(ctx, StorageStream); !errors.Is(err, jetstream.ErrStreamNotFound) {
+		t.Fatalf("%s after the run: %v", StorageStream, err)
+	}
+	// An existing BENCH_RAW is not the benchmark's to delete.
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: StorageStream, Subjects: []string{"bench.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	c.Scenarios = []string{ScenarioSpread}
+	if _, err := Run(ctx, c); err == nil || !strings.Contains(err.Error(), "already exists") {
+		t.Fatalf("Run with an existing %s: %v", StorageStream, err)
+	}
+	if _, err := js.Stream(ctx, StorageStream); err != nil {
+		t.Fatalf("the existing %s was touched: %v", StorageStream, err)
+	}
+}
+
+// TestNoService: without a service behind the URL the setup fails at once
+// with no_responders, and says so.
+func TestNoService(t *testing.T) {
+	srv := natstest.Start(t, natstest.WithListen())
+	c := tiny(t)
+	c.NATSURL, c.Sync = srv.URL(), ""
+	c.Scenarios = []string{ScenarioHot}
+	_, err := Run(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "no responders") {
+		t.Fatalf("Run without a service: %v", err)
+	}
+}
+
+// TestTimeout: the run is bounded by Timeout.
+func TestTimeout(t *testing.T) {
+	c := tiny(t)
+	c.Scenarios = []string{ScenarioWrap}
+	c.Wraps = 1_000_000
+	c.Timeout = 300 * time.Millisecond
+	start := time.Now()
+	rep, err := Run(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "timed out") {
+		t.Fatalf("Run: %v", err)
+	}
+	if rep == nil || rep.Scenarios[ScenarioWrap] == nil || rep.Scenarios[ScenarioWrap].Count >= 1_000_000 {
+		t.Fatalf("want a partial wrap result, got %+v", rep)
+	}
+	if el := time.Since(start); el > 30*time.Second {
+		t.Fatalf("a 300ms run took %s", el)
+	}
+}
+
+func TestValidate(t *testing.T) {
+	cases := []struct {
+		name string
+		edit func(*Config)
+	}{
+		{"sync", func(c *Config) { c.Sync = "sometimes" }},
+		{"sync with url", func(c *Config) { c.NATSURL = "nats://127.0.0.1:1" }},
+		{"clients", func(c *Config) { c.Clients = 0 }},
+		{"count", func(c *Config) { c.Count, c.Total = 10, 5 }},
+		{"opens", func(c *Config) { c.Opens = 0 }},
+		{"scenario", func(c *Config) { c.Scenarios = []string{"lunch"} }},
+		{"no scenario", func(c *Config) { c.Scenarios = nil }},
+		{"timeout", func(c *Config) { c.Timeout = 0 }},
+		{"prefix", func(c *Config) { c.Prefix = "a.>" }},
+	}
+	for _, tc := range cases {
+		c := DefaultConfig()
+		tc.edit(&c)
+		if err := c.Validate(); !errors.Is(err, ErrConfig) {
+			t.Errorf("%s: Validate = %v", tc.name, err)
+		}
+	}
+	c := DefaultConfig()
+	if err := c.Validate(); err != nil {
+		t.Errorf("defaults: %v", err)
+	}
+}
+
+func TestParseScenarios(t *testing.T) {
+	for in, want := range map[string]string{
+		"all":         "spread,grab,wrap,hot",
+		"hot":         "hot",
+		"hot, spread": "spread,hot",
+		"wrap,all":    "spread,grab,wrap,hot",
+	} {
+		got, err := ParseScenarios(in)
+		if err != nil || strings.Join(got, ",") != want {
+			t.Errorf("ParseScenarios(%q) = %v, %v; want %s", in, got, err, want)
+		}
+	}
+	if _, err := ParseScenarios("spread,nope"); !errors.Is(err, ErrConfig) {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+func TestProgress(t *testing.T) {
+	for _, inPlace := range []bool{false, true} {
+		var buf syncBuffer
+		p := &progress{w: &buf, inPlace: inPlace, every: time.Millisecond}
+		ph := p.begin("spread", "opens", 20_000)
+		ph.done.Add(12_345)
+		natstest.Eventually(t, 10*time.Second, func() error {
+			if !strings.Contains(buf.String(), "spread: 12,345/20,000 opens, ") || !strings.Contains(buf.String(), ", ETA ") {
+				return errors.New("no progress line yet")
+			}
+			return nil
+		})
+		ph.end()
+		ph.end() // twice is fine
+		out := buf.String()
+		if !strings.Contains(out, "spread: 12,345/20,000 opens in ") {
+			t.Errorf("no final line: %q", out)
+		}
+		if got := strings.Contains(out, "\r"); got != inPlace {
+			t.Errorf("in place %v: \\r in %q", inPlace, out)
+		}
+		if !strings.HasSuffix(out, "\n") {
+			t.Errorf("in place %v: final line not ended: %q", inPlace, out)
+		}
+	}
+	var nilProgress *progress
+	ph := nilProgress.begin("x", "ops", 1) // no writer: counts, prints nothing
+	ph.done.Add(1)
+	ph.end()
+}
+
+func TestJSONScan(t *testing.T) {
+	open := []byte(`{"status":"opened","amount":5576,"index":1,"remaining_count":2,"seq":5}`)
+	if s := string(jsonString(open, "status")); s != "opened" {
+		t.Errorf("status %q", s)
+	}
+	if v, ok := jsonInt(open, "amount"); !ok || v != 5576 {
+		t.Errorf("amount %d %v", v, ok)
+	}
+	if v, ok := jsonInt(open, "seq"); !ok || v != 5 {
+		t.Errorf("seq %d %v", v, ok)
+	}
+	if _, ok := jsonInt(open, "missing"); ok {
+		t.Error("missing int found")
+	}
+	if s := jsonString([]byte(`{"error":{"code":"busy","message":"x"}}`), "code"); string(s) != "busy" {
+		t.Errorf("code %q", s)
+	}
+	for _, b := range []string{``, `{"status":`, `{"status":"open`, `{"status":5}`, `{"status":"a\"b"}`, `{"xstatus":"a"}`} {
+		if s := jsonString([]byte(b), "status"); s != nil {
+			t.Errorf("jsonString(%s) = %q, want nil", b, s)
+		}
+	}
+	for in, want := range map[string]int{"0": 0, "12": 12, "999999999": 999999999} {
+		if v, ok := atoi(in); !ok || v != want {
+			t.Errorf("atoi(%q) = %d, %v", in, v, ok)
+		}
+	}
+	for _, in := range []string{"", "-1", "1a", "1234567890"} {
+		if _, ok := atoi(in); ok {
+			t.Errorf("atoi(%q) ok", in)
+		}
+	}
+	if b := appendUserBody(nil, "u", 12345); string(b) != `{"user":"u12345"}` {
+		t.Errorf("body %s", b)
+	}
+	for v, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1234567: "1,234,567", -12345: "-12,345"} {
+		if got := commas(v); got != want {
+			t.Errorf("commas(%d) = %s", v, got)
+		}
+	}
+	if got := redactURL("nats://u:secret@h:4222,nats://h2:4222"); strings.Contains(got, "secret") {
+		t.Errorf("redactURL kept the password: %s", got)
+	}
+}

@@ -1,0 +1,44 @@
+// Package bench is `hongbao bench`: it drives a real hongbao service over
+// NATS request/reply from many concurrent clients and, in the same run and
+// on the same server and durability settings, measures the machine's
+// ceilings, so that every figure is also a ratio. Machines are noisy;
+// ratios travel.
+//
+// By default [Run] starts, in a temporary directory, an embedded
+// nats-server (JetStream, sync_interval "always" unless [SyncDefault]) and
+// an in-process [service.Service] on a connection of its own; the clients
+// share another connection. With [Config.NATSURL] it targets a hongbao
+// service already running behind that server instead.
+//
+// Scenarios (each with exact expected outcomes, checked):
+//
+//   - spread: opens spread round-robin over many envelopes (wrapped and
+//     paid in an unmeasured setup), each by a distinct user, from
+//     [Config.Clients] clients. Opens/s.
+//   - grab: read-only grabs on live envelopes, same clients. Grabs/s.
+//   - wrap: wrap + pay pairs, same clients. Pairs/s.
+//   - hot: one envelope of [Config.HotCount] shares and [Config.HotOpeners]
+//     distinct openers published all at once. The burst's wall time, and
+//     exactly HotCount opened (sharing the whole total), the rest
+//     exhausted, no errors.
+//
+// Ceilings:
+//
+//   - transport: a no-op request/reply responder (a plain subscription on
+//     its own connection answering a fixed 71-byte body) driven like
+//     spread: same clients, same request bodies and subject sizes.
+//   - transport_burst: the hot burst against the no-op responder.
+//   - storage: raw JetStream async publishes, [Config.StoragePend] in
+//     flight, each to a subject of its own in the file stream BENCH_RAW
+//     with Nats-Expected-Last-Subject-Sequence 0, until every ack is in:
+//     the conditional append every open makes, without the service.
+//
+// Ratios: spread/transport, spread/storage, grab/transport and the hot
+// burst's time over the no-op burst's.
+//
+// Every loop is bounded by its count and by [Config.Timeout]; every request
+// by [Config.RequestTimeout]. Latencies are recorded into pre-sized slices
+// (no allocation on the hot path) and the percentiles are exact.
+//
+// All errors returned by this package start with "bench: ".
+package bench

@@ -1,0 +1,455 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+
+	"github.com/hongbao/hongbao/service"
+)
+
+// Report is everything one run measured. It encodes as the JSON document
+// of `hongbao bench --json`.
+type Report struct {
+	Settings  Settings           `json:"settings"`
+	Scenarios map[string]*Result `json:"scenarios"` // by scenario name
+	Ceilings  map[string]*Result `json:"ceilings"`  // transport, transport_burst, storage
+	Ratios    Ratios             `json:"ratios"`
+	Seconds   float64            `json:"seconds"` // the whole run, setup included
+
+	setup map[string]float64 // setup seconds by scenario
+	start time.Time
+}
+
+// Result is one measured phase: a scenario or a ceiling.
+type Result struct {
+	Name string `json:"name"`
+	Unit string `json:"unit"` // what one operation is: opens, grabs, pairs, requests, msgs
+	// Clients is the concurrency: clients each with one request
+	// outstanding; for bursts every request at once; for storage the
+	// publishes in flight.
+	Clients int   `json:"clients"`
+	Count   int64 `json:"count"` // operations done
+	// Errors is the number of failed operations: contract error replies
+	// (by machine code, plus unexpected_reply for a reply of the wrong
+	// shape, jetstream_<code> for storage) and transport failures (timeout,
+	// no_responders, other).
+	Errors          int64            `json:"errors"`
+	ErrorsByCode    map[string]int64 `json:"errors_by_code"`
+	TransportErrors map[string]int64 `json:"transport_errors"`
+	FirstError      string           `json:"first_error,omitempty"`
+	// Outcomes counts successful replies by status (open, grab), state
+	// (wrap+pay: live) or "stored" (storage).
+	Outcomes map[string]int64 `json:"outcomes"`
+	// Seconds is the wall time from the first send to the last reply;
+	// PerSecond is Count / Seconds.
+	Seconds   float64 `json:"seconds"`
+	PerSecond float64 `json:"per_second"`
+	Latency   Latency `json:"latency_ms"`
+	// SetupSeconds is the unmeasured setup of a scenario (its envelopes).
+	SetupSeconds float64 `json:"setup_seconds,omitempty"`
+	// Expect states the exact outcome the run must have; Correct reports
+	// whether it had it.
+	Expect  string `json:"expect"`
+	Correct bool   `json:"correct"`
+
+	tally *tally
+}
+
+func newResult(name, unit string, clients int, count int64, elapsed time.Duration, t *tally, h *histogram) *Result {
+	res := &Result{
+		Name: name, Unit: unit, Clients: clients, Count: count,
+		ErrorsByCode: t.codes, TransportErrors: t.transport, FirstError: t.firstErr, Outcomes: t.outcomes,
+		Seconds: elapsed.Seconds(), Latency: h.summary(), tally: t,
+	}
+	for _, v := range t.codes {
+		res.Errors += v
+	}
+	for _, v := range t.transport {
+		res.Errors += v
+	}
+	if elapsed > 0 {
+		res.PerSecond = float64(count) / elapsed.Seconds()
+	}
+	return res
+}
+
+// AllCorrect reports whether every phase that ran had its exact expected
+// outcome.
+func (r *Report) AllCorrect() bool {
+	for _, m := range []map[string]*Result{r.Scenarios, r.Ceilings} {
+		for _, res := range m {
+			if !res.Correct {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (r *Result) check(expect string, ok bool) { r.Expect, r.Correct = expect, ok }
+
+// Ratios relate each scenario to the machine's ceilings measured in the
+// same run. A ratio is null when a side of it did not run.
+type Ratios struct {
+	// SpreadOverTransport is spread opens/s ÷ no-op requests/s (same
+	// clients, same request sizes): the share of the request/reply ceiling
+	// the service reaches.
+	SpreadOverTransport *float64 `json:"spread_over_transport"`
+	// SpreadOverStorage is spread opens/s ÷ raw conditional JetStream
+	// appends/s: each open is one such append.
+	SpreadOverStorage *float64 `json:"spread_over_storage"`
+	// GrabOverTransport is grabs/s ÷ no-op requests/s.
+	GrabOverTransport *float64 `json:"grab_over_transport"`
+	// HotBurstOverTransportBurst is the hot burst's wall time ÷ the no-op
+	// burst's: how many times longer a burst on one envelope takes than
+	// the same burst with nothing behind it (higher is slower).
+	HotBurstOverTransportBurst *float64 `json:"hot_burst_time_over_transport_burst_time"`
+}
+
+func (r *Report) computeRatios() {
+	rate := func(a, b *Result) *float64 {
+		if a == nil || b == nil || b.PerSecond == 0 {
+			return nil
+		}
+		v := a.PerSecond / b.PerSecond
+		return &v
+	}
+	sc, cl := r.Scenarios, r.Ceilings
+	r.Ratios.SpreadOverTransport = rate(sc[ScenarioSpread], cl[CeilingTransport])
+	r.Ratios.SpreadOverStorage = rate(sc[ScenarioSpread], cl[CeilingStorage])
+	r.Ratios.GrabOverTransport = rate(sc[ScenarioGrab], cl[CeilingTransport])
+	if hot, burst := sc[ScenarioHot], cl[CeilingTransportBurst]; hot != nil && burst != nil && burst.Seconds > 0 {
+		v := hot.Seconds / burst.Seconds
+		r.Ratios.HotBurstOverTransportBurst = &v
+	}
+	r.Seconds = time.Since(r.start).Seconds()
+}
+
+// Settings describe the run: what was measured, where, on what.
+type Settings struct {
+	RunID  string `json:"run_id"`
+	Time   string `json:"time"`   // start, RFC 3339
+	Target string `json:"target"` // "embedded" or the NATS URL (credentials hidden)
+	// Sync is always or default for the embedded server, "server" for a
+	// NATS URL (that server's own setting, unknown here).
+	Sync         string `json:"sync"`
+	SyncAlways   *bool  `json:"sync_always"`             // as the running server reports it
+	SyncInterval string `json:"sync_interval,omitempty"` // background fsync interval when not always
+	StoreParent  string `json:"store_parent,omitempty"`  // where the temporary store was
+
+	Prefix         string   `json:"prefix"`
+	Scenarios      []string `json:"scenarios"`
+	Clients        int      `json:"clients"`
+	Envelopes      int      `json:"envelopes"`
+	Opens          int      `json:"opens"`
+	Count          int      `json:"count"`
+	Total          int      `json:"total"`
+	HotCount       int      `json:"hot_count"`
+	HotOpeners     int      `json:"hot_openers"`
+	Grabs          int      `json:"grabs"`
+	GrabEnvelopes  int      `json:"grab_envelopes"`
+	Wraps          int      `json:"wraps"`
+	TransportOps   int      `json:"transport_requests"`
+	StorageMsgs    int      `json:"storage_msgs"`
+	StorageInFly   int      `json:"storage_in_flight"`
+	StorageMsgSize int      `json:"storage_msg_size"`
+	RequestTimeout string   `json:"request_timeout"`
+	Timeout        string   `json:"timeout"`
+
+	GoVersion         string `json:"go_version"`
+	GOMAXPROCS        int    `json:"gomaxprocs"`
+	NumCPU            int    `json:"num_cpu"`
+	OS                string `json:"os"`
+	Arch              string `json:"arch"`
+	HongbaoVersion    string `json:"hongbao_version"`
+	NATSServerVersion string `json:"nats_server_version,omitempty"` // embedded only
+	NATSGoVersion     string `json:"nats_go_version"`
+}
+
+func newReport(c *Config, runID string) *Report {
+	now := time.Now()
+	gov, procs, cpus := goInfo()
+	s := Settings{
+		RunID: runID, Time: now.Format(time.RFC3339), Target: "embedded", Sync: c.Sync,
+		Prefix: c.Prefix, Scenarios: c.Scenarios, Clients: c.Clients,
+		Envelopes: c.Envelopes, Opens: c.Opens, Count: c.Count, Total: c.Total,
+		HotCount: c.HotCount, HotOpeners: c.HotOpeners, Grabs: c.Grabs, GrabEnvelopes: c.GrabEnvelopes,
+		Wraps: c.Wraps, TransportOps: c.TransportOps, StorageMsgs: c.StorageMsgs, StorageInFly: c.StoragePend,
+		StorageMsgSize: c.StorageSize, RequestTimeout: c.RequestTimeout.String(), Timeout: c.Timeout.String(),
+		GoVersion: gov, GOMAXPROCS: procs, NumCPU: cpus, OS: runtime.GOOS, Arch: runtime.GOARCH,
+		HongbaoVersion: service.Version, NATSGoVersion: nats.Version,
+	}
+	if c.NATSURL != "" {
+		s.Target, s.Sync = redactURL(c.NATSURL), "server"
+	}
+	return &Report{Settings: s, Scenarios: map[string]*Result{}, Ceilings: map[string]*Result{}, setup: map[string]float64{}, start: now}
+}
+
+func (s *Settings) fromEnv(e *env) {
+	if always, interval, ok := e.syncSetting(); ok {
+		s.SyncAlways = &always
+		if !always {
+			s.SyncInterval = interval.String()
+		}
+		s.NATSServerVersion = server.VERSION
+		s.StoreParent = e.cfg.Dir
+		if s.StoreParent == "" {
+			s.StoreParent = "(system temporary directory)"
+		}
+	}
+}
+
+// goInfo describes the Go runtime for the report.
+func goInfo() (version string, maxprocs, cpus int) {
+	return runtime.Version(), runtime.GOMAXPROCS(0), runtime.NumCPU()
+}
+
+// WriteJSON writes the report as one indented JSON document.
+func (r *Report) WriteJSON(w io.Writer) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// WriteTable writes the report for people: settings, one row per phase,
+// the ratios, then checks and errors.
+func (r *Report) WriteTable(w io.Writer) error {
+	s := &r.Settings
+	var b strings.Builder
+	sync := s.Sync
+	switch {
+	case s.SyncAlways != nil && *s.SyncAlways:
+		sync += " (fsync before every ack)"
+	case s.SyncAlways != nil:
+		sync += " (fsync every " + s.SyncInterval + ")"
+	case s.Sync == "server":
+		sync += " (the server's own setting)"
+	}
+	fmt.Fprintf(&b, "hongbao bench  %s  run %s\n", s.Time, s.RunID)
+	target := s.Target
+	if s.NATSServerVersion != "" {
+		target = "embedded nats-server " + s.NATSServerVersion + ", store in " + s.StoreParent
+	}
+	fmt.Fprintf(&b, "target %s; sync %s\n", target, sync)
+	fmt.Fprintf(&b, "%s %s/%s, GOMAXPROCS %d, %d CPUs; %d clients; %.1fs in all\n\n",
+		s.GoVersion, s.OS, s.Arch, s.GOMAXPROCS, s.NumCPU, s.Clients, r.Seconds)
+
+	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	// The first column is padded by hand: tabwriter aligns every cell right.
+	const nameWidth = len(CeilingTransportBurst) + 2
+	fmt.Fprintf(tw, "%-*s\tcount\terrors\tseconds\trate\tp50\tp99\tp99.9\tmax\tcheck\t\n", nameWidth, "phase")
+	rows := func(title string, m map[string]*Result, order []string) {
+		fmt.Fprintf(tw, "%-*s\t\t\t\t\t\t\t\t\t\t\n", nameWidth, title)
+		for _, name := range order {
+			res := m[name]
+			if res == nil {
+				continue
+			}
+			check := "ok"
+			if !res.Correct {
+				check = "WRONG"
+			}
+			fmt.Fprintf(tw, "%-*s\t%s\t%s\t%.2f\t%s %s/s\t%s\t%s\t%s\t%s\t%s\t\n",
+				nameWidth, "  "+res.Name, commas(res.Count), commas(res.Errors), res.Seconds, commas(int64(math.Round(res.PerSecond))), res.Unit,
+				msString(res.Latency.P50), msString(res.Latency.P99), msString(res.Latency.P999), msString(res.Latency.Max), check)
+		}
+	}
+	rows("scenarios", r.Scenarios, AllScenarios)
+	rows("ceilings", r.Ceilings, []string{CeilingTransport, CeilingStorage, CeilingTransportBurst})
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	b.WriteString("\nratios\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
+	ratio := func(name string, v *float64, what string) {
+		if v != nil {
+			fmt.Fprintf(tw, "  %s\t%.3f\t%s\n", name, *v, what)
+		} else {
+			fmt.Fprintf(tw, "  %s\t-\t%s\n", name, what)
+		}
+	}
+	ratio("spread / transport", r.Ratios.SpreadOverTransport, "opens/s ÷ no-op requests/s (same clients, same request sizes)")
+	ratio("spread / storage", r.Ratios.SpreadOverStorage, "opens/s ÷ raw conditional JetStream appends/s (each open is one)")
+	ratio("grab / transport", r.Ratios.GrabOverTransport, "grabs/s ÷ no-op requests/s")
+	ratio("hot / transport_burst", r.Ratios.HotBurstOverTransportBurst, "burst wall time ÷ no-op burst wall time (times slower)")
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	b.WriteString("\nchecks\n")
+	for _, m := range []map[string]*Result{r.Scenarios, r.Ceilings} {
+		for _, name := range sortedKeys(m) {
+			res := m[name]
+			verdict := "correct"
+			if !res.Correct {
+				verdict = "WRONG: got " + outcomeString(res)
+			}
+			setup := ""
+			if res.SetupSeconds > 0 {
+				setup = fmt.Sprintf(" (setup %.1fs)", res.SetupSeconds)
+			}
+			fmt.Fprintf(&b, "  %s: want %s: %s%s\n", name, res.Expect, verdict, setup)
+			if res.Errors > 0 {
+				fmt.Fprintf(&b, "    errors: %s; first: %s\n", errorString(res), res.FirstError)
+			}
+		}
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func outcomeString(res *Result) string {
+	var parts []string
+	for _, k := range sortedKeys(res.Outcomes) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, res.Outcomes[k]))
+	}
+	parts = append(parts, fmt.Sprintf("%d errors", res.Errors))
+	return strings.Join(parts, ", ")
+}
+
+func errorString(res *Result) string {
+	var parts []string
+	for _, k := range sortedKeys(res.ErrorsByCode) {
+		parts = append(parts, fmt.Sprintf("%s %d", k, res.ErrorsByCode[k]))
+	}
+	for _, k := range sortedKeys(res.TransportErrors) {
+		parts = append(parts, fmt.Sprintf("transport %s %d", k, res.TransportErrors[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// msString formats milliseconds for people: 850µs, 12.3ms, 1.25s.
+func msString(v float64) string {
+	switch {
+	case v < 1:
+		return fmt.Sprintf("%.0fµs", v*1000)
+	case v < 100:
+		return fmt.Sprintf("%.1fms", v)
+	case v < 1000:
+		return fmt.Sprintf("%.0fms", v)
+	}
+	return fmt.Sprintf("%.2fs", v/1000)
+}
+
+// commas formats n with thousands separators: 12,345.
+func commas(n int64) string {
+	s := fmt.Sprint(n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	if neg {
+		b.WriteByte('-')
+	}
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+// --- progress ---
+
+// progress writes one status line per interval for the running phase, to
+// a terminal in place (\r), elsewhere one line each. A nil writer prints
+// nothing.
+type progress struct {
+	w       io.Writer
+	inPlace bool
+	every   time.Duration
+	mu      sync.Mutex // one line at a time
+}
+
+// phase is one running phase's progress: workers add to done.
+type phase struct {
+	p           *progress
+	name, unit  string
+	total       int64
+	done        atomic.Int64
+	start       time.Time
+	stop, ended chan struct{}
+	once        sync.Once
+}
+
+func (p *progress) begin(name, unit string, total int) *phase {
+	ph := &phase{p: p, name: name, unit: unit, total: int64(total), start: time.Now()}
+	if p == nil || p.w == nil {
+		return ph
+	}
+	ph.stop, ph.ended = make(chan struct{}), make(chan struct{})
+	go ph.loop()
+	return ph
+}
+
+func (ph *phase) loop() {
+	defer close(ph.ended)
+	t := time.NewTicker(ph.p.every)
+	defer t.Stop()
+	last, lastAt := int64(0), ph.start
+	for {
+		select {
+		case <-ph.stop:
+			return
+		case now := <-t.C:
+			d := ph.done.Load()
+			rate := float64(d-last) / now.Sub(lastAt).Seconds()
+			last, lastAt = d, now
+			eta := "?"
+			if rate > 0 {
+				eta = time.Duration(float64(ph.total-d) / rate * float64(time.Second)).Round(time.Second).String()
+			}
+			ph.p.line(fmt.Sprintf("%s: %s/%s %s, %s/s, ETA %s", ph.name, commas(d), commas(ph.total), ph.unit, commas(int64(rate)), eta), false)
+		}
+	}
+}
+
+// end stops the phase's line and writes its final one.
+func (ph *phase) end() {
+	ph.once.Do(func() {
+		if ph.stop == nil {
+			return
+		}
+		close(ph.stop)
+		<-ph.ended
+		el := time.Since(ph.start)
+		d := ph.done.Load()
+		ph.p.line(fmt.Sprintf("%s: %s/%s %s in %.1fs, %s/s", ph.name, commas(d), commas(ph.total), ph.unit,
+			el.Seconds(), commas(int64(float64(d)/el.Seconds()))), true)
+	})
+}
+
+func (p *progress) line(s string, final bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.inPlace && final:
+		fmt.Fprintf(p.w, "\r%s\x1b[K\n", s)
+	case p.inPlace:
+		fmt.Fprintf(p.w, "\r%s\x1b[K", s)
+	default:
+		fmt.Fprintln(p.w, s)
+	}
+}

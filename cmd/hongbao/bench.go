@@ -1,0 +1,127 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/hongbao/hongbao/bench"
+)
+
+const benchSynopsis = `Drives a real hongbao service over NATS request/reply from many concurrent
+clients, and measures in the same run, on the same server and durability
+settings, the ceilings of the machine, so that every figure is also a ratio.
+
+By default it starts an embedded NATS server (JetStream in a temporary
+directory under --dir, sync per --sync) and an in-process service; the clients
+use a connection of their own. With --nats-url it targets a hongbao service
+already running behind that server (wraps, pays and opens real envelopes of
+sender "bench" there, and creates and deletes the stream BENCH_RAW).
+
+Scenarios (--scenario, comma-separated, or all):
+  spread  --opens opens spread round-robin over --envelopes envelopes (lucky,
+          --count shares, --total fen; wrapped and paid in an unmeasured
+          setup), each by a distinct user, from --clients clients: opens/s
+  grab    --grabs read-only grabs on --grab-envelopes live envelopes: grabs/s
+  wrap    --wraps wrap + pay pairs from --clients clients: pairs/s
+  hot     one envelope of --hot-count shares, --hot-openers distinct users
+          opening it all at once: wall time; exactly --hot-count opened, the
+          rest exhausted, no errors (correct: true)
+Ceilings, run for the scenarios that need them:
+  transport        no-op request/reply responder, driven like spread
+  transport_burst  the hot burst against the no-op responder
+  storage          raw JetStream async publishes (--storage-in-flight in
+                   flight), one subject each, expected-last-subject-seq 0
+Ratios: spread/transport, spread/storage, grab/transport,
+hot burst time / transport burst time.
+
+Progress goes to stderr once a second (rewritten in place on a terminal;
+--quiet for none); the report goes to stdout, a table or --json.`
+
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", benchSynopsis, stderr)
+	def := bench.DefaultConfig()
+	var (
+		natsURL   = fs.String("nats-url", "", "target the hongbao service behind this NATS server instead of an embedded one")
+		creds     = fs.String("creds", "", "NATS credentials file for --nats-url")
+		prefix    = fs.String("prefix", def.Prefix, "subject prefix of the service")
+		syncMode  = fs.String("sync", def.Sync, "embedded server's JetStream fsync: always (before every ack, as nats.conf) or default (JetStream's 2 minute interval); not with --nats-url")
+		dir       = fs.String("dir", "", "parent of the embedded server's temporary store directory (the disk measured); default the system temporary directory")
+		scenarios = fs.String("scenario", "all", "scenarios to run: spread, grab, wrap, hot (comma-separated) or all")
+		clients   = fs.Int("clients", def.Clients, "concurrent clients, each with one request outstanding (spread, grab, wrap, transport)")
+		envs      = fs.Int("envelopes", def.Envelopes, "spread: envelopes set up")
+		opens     = fs.Int("opens", def.Opens, "spread: opens, round-robin over the envelopes, each by a distinct user")
+		count     = fs.Int("count", def.Count, "shares of each spread, grab and wrap envelope")
+		total     = fs.Int("total", def.Total, "fen in each spread, grab and wrap envelope")
+		hotCount  = fs.Int("hot-count", def.HotCount, "hot: shares of the one envelope (100 fen each)")
+		hotOpen   = fs.Int("hot-openers", def.HotOpeners, "hot and transport_burst: distinct openers, all at once")
+		grabs     = fs.Int("grabs", def.Grabs, "grab: grabs, round-robin over the grab envelopes")
+		grabEnvs  = fs.Int("grab-envelopes", def.GrabEnvelopes, "grab: live envelopes set up")
+		wraps     = fs.Int("wraps", def.Wraps, "wrap: wrap + pay pairs")
+		transport = fs.Int("transport-requests", 0, "transport: no-op requests (0: as many as --opens)")
+		stMsgs    = fs.Int("storage-msgs", def.StorageMsgs, "storage: JetStream publishes")
+		stPend    = fs.Int("storage-in-flight", def.StoragePend, "storage: async publishes in flight")
+		stSize    = fs.Int("storage-size", def.StorageSize, "storage: message size in bytes")
+		reqTO     = fs.Duration("request-timeout", def.RequestTimeout, "timeout of one request (and of a burst after its last send)")
+		timeout   = fs.Duration("timeout", def.Timeout, "bound of the whole run")
+		jsonOut   = fs.Bool("json", false, "print one JSON document with every figure instead of the table")
+		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+		logLevel  = fs.String("log-level", "warn", "embedded service's log level on stderr: debug, info, warn, error")
+	)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	log, err := newLogger(stderr, *logLevel)
+	if err != nil {
+		return err
+	}
+	cfg := def
+	cfg.NATSURL, cfg.Creds, cfg.Prefix, cfg.Dir = *natsURL, *creds, *prefix, *dir
+	cfg.Sync = *syncMode
+	if cfg.NATSURL != "" {
+		if flagSet(fs.Visit, "sync") {
+			return fmt.Errorf("%w: --sync is the setting of the server at --nats-url, not of the benchmark", errUsage)
+		}
+		cfg.Sync = ""
+	}
+	if cfg.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	cfg.Clients, cfg.Envelopes, cfg.Opens, cfg.Count, cfg.Total = *clients, *envs, *opens, *count, *total
+	cfg.HotCount, cfg.HotOpeners, cfg.Grabs, cfg.GrabEnvelopes, cfg.Wraps = *hotCount, *hotOpen, *grabs, *grabEnvs, *wraps
+	cfg.TransportOps, cfg.StorageMsgs, cfg.StoragePend, cfg.StorageSize = *transport, *stMsgs, *stPend, *stSize
+	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = *reqTO, *timeout, log
+	if !*quiet {
+		cfg.Progress, cfg.ProgressInPlace = stderr, benchIsTerminal(stderr)
+	}
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+
+	rep, err := bench.Run(ctx, cfg)
+	if rep != nil {
+		var werr error
+		if *jsonOut {
+			werr = rep.WriteJSON(stdout)
+		} else {
+			werr = rep.WriteTable(stdout)
+		}
+		err = errors.Join(err, werr)
+	}
+	if err == nil && rep != nil && !rep.AllCorrect() {
+		err = errors.New("some outcomes were wrong (see the checks)")
+	}
+	return err
+}
+
+// benchIsTerminal reports whether w is a character device (a terminal).
+func benchIsTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
