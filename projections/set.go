@@ -262,6 +262,18 @@ func (s *Set) Status(ctx context.Context) ([]Lag, error) {
 	return out, nil
 }
 
+// Applied returns each projection's applied stream sequence, without asking
+// the server anything (for cheap stats).
+func (s *Set) Applied() map[string]uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make(map[string]uint64, len(s.live))
+	for name, l := range s.live {
+		out[name] = l.proj.Applied()
+	}
+	return out
+}
+
 func (s *Set) streamLast(ctx context.Context) (uint64, error) {
 	name := s.cfg.Stream
 	if name == "" {

@@ -145,7 +145,11 @@ func (s *Service) Start(ctx context.Context) error {
 		Description: "hongbao red envelopes: wrap, pay, grab, open, get",
 		QueueGroup:  s.cfg.Name,
 		StatsHandler: func(*micro.Endpoint) any {
-			return map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending(), "errors_by_code": s.errorCounts()}
+			st := map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending(), "errors_by_code": s.errorCounts()}
+			if s.cfg.Projections != nil {
+				st["projections_applied_seq"] = s.cfg.Projections.Applied()
+			}
+			return st
 		},
 	})
 	if err != nil {
