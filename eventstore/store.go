@@ -7,9 +7,7 @@ import (
 	"log/slog"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-	"github.com/nats-io/nuid"
 
 	"github.com/hongbao/hongbao/events"
 )
@@ -62,10 +60,8 @@ func (c *Config) defaults() {
 // Store appends and loads envelope events.
 type Store struct {
 	cfg    Config
-	js     jetstream.JetStream
 	stream jetstream.Stream
-	// publish is js.PublishMsg; tests wrap it to lose acknowledgements.
-	publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+	log    *Log
 }
 
 // StreamConfig is the ENVELOPES stream as this package creates it.
@@ -95,7 +91,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.Stream, err)
 	}
-	return &Store{cfg: cfg, js: js, stream: st, publish: js.PublishMsg}, nil
+	return &Store{cfg: cfg, stream: st, log: NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}, nil
 }
 
 // Subject is the subject of an envelope's events.
@@ -110,25 +106,20 @@ func (s *Store) Stream() jetstream.Stream { return s.stream }
 // Load reads an envelope's events in stream order. ErrNotFound when it has
 // none.
 func (s *Store) Load(ctx context.Context, id string) ([]events.Record, error) {
-	subj := s.Subject(id)
-	var out []events.Record
-	for next := uint64(1); ; {
-		m, err := s.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subj))
-		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: load %s at %d: %w", ErrUnavailable, id, next, err)
-		}
+	msgs, err := s.log.Load(ctx, s.Subject(id))
+	if err != nil {
+		return nil, err
+	}
+	if len(msgs) == 0 {
+		return nil, fmt.Errorf("%w: envelope %s", ErrNotFound, id)
+	}
+	out := make([]events.Record, 0, len(msgs))
+	for _, m := range msgs {
 		ev, err := events.Decode(m.Data)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: seq %d: %w", id, m.Sequence, err)
+			return nil, fmt.Errorf("load %s: seq %d: %w", id, m.Seq, err)
 		}
-		out = append(out, events.Record{Seq: m.Sequence, Event: ev})
-		next = m.Sequence + 1
-	}
-	if len(out) == 0 {
-		return nil, fmt.Errorf("%w: envelope %s", ErrNotFound, id)
+		out = append(out, events.Record{Seq: m.Seq, Event: ev})
 	}
 	return out, nil
 }
@@ -141,70 +132,7 @@ func (s *Store) Append(ctx context.Context, expected uint64, ev events.Event) (u
 	if err != nil {
 		return 0, err
 	}
-	subj := s.Subject(ev.EnvelopeID)
-	msgID := ev.EnvelopeID + "." + nuid.Next()
-	msg := &nats.Msg{Subject: subj, Data: data, Header: nats.Header{}}
-	backoff := 10 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		actx, cancel := context.WithTimeout(ctx, s.cfg.AttemptTimeout)
-		ack, err := s.publish(actx, msg, jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithMsgID(msgID))
-		cancel()
-		switch {
-		case err == nil:
-			return ack.Sequence, nil
-		case IsWrongLastSequence(err):
-			if attempt == 1 {
-				return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, ev.EnvelopeID, expected)
-			}
-			// An earlier attempt may have landed with its ack lost.
-			return s.resolve(ctx, subj, expected, msgID)
-		case !retryable(err):
-			return 0, fmt.Errorf("%w: append %s: %w", ErrUnavailable, ev.EnvelopeID, err)
-		}
-		s.cfg.Logger.Warn("eventstore: append attempt failed, retrying", "envelope", ev.EnvelopeID, "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: append %s: outcome unknown after %d attempts: %w", ErrUnavailable, ev.EnvelopeID, attempt, err)
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 500*time.Millisecond)
-	}
-}
-
-// resolve finds out whether the message with msgID is the envelope's first
-// message after expected.
-func (s *Store) resolve(ctx context.Context, subj string, expected uint64, msgID string) (uint64, error) {
-	m, err := s.stream.GetMsg(ctx, expected+1, jetstream.WithGetMsgSubject(subj))
-	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return 0, fmt.Errorf("%w: resolving %s after seq %d: %w", ErrUnavailable, subj, expected, err)
-	}
-	if err == nil && m.Header.Get(jetstream.MsgIDHeader) == msgID {
-		return m.Sequence, nil
-	}
-	return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, subj, expected)
-}
-
-// IsWrongLastSequence reports a failed expected-sequence check: JetStream
-// error 10071, or 10164 on replicated streams.
-func IsWrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	if !errors.As(err, &apiErr) {
-		return false
-	}
-	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
-}
-
-// retryable errors leave the outcome unknown or the stream momentarily
-// unreachable; the same message may be sent again.
-func retryable(err error) bool {
-	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) {
-		return false
-	}
-	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
-		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
-		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
+	return s.log.Append(ctx, s.Subject(ev.EnvelopeID), expected, data)
 }
 
 // LastSeq is the stream's last sequence (for lag and read-your-writes).

@@ -119,9 +119,9 @@ func TestLostAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real := s.publish
+	real := s.log.publish
 	var calls atomic.Int32
-	s.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 		ack, err := real(ctx, m, opts...)
 		if calls.Add(1) == 1 && err == nil {
 			return nil, nats.ErrTimeout // stored, but the ack never arrived
@@ -153,9 +153,9 @@ func TestLostAckThenOtherWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real := s.publish
+	real := s.log.publish
 	var calls atomic.Int32
-	s.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 		ack, err := real(ctx, m, opts...)
 		if calls.Add(1) == 1 && err == nil {
 			if _, err := s.Append(ctx, ack.Sequence, opened("carol", 2)); err != nil {

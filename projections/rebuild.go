@@ -45,7 +45,7 @@ type VerifyResult struct {
 }
 
 func (s *Set) claim(name string) error {
-	if _, err := newProjection(name); err != nil {
+	if _, err := s.spec(name); err != nil {
 		return err
 	}
 	s.mu.Lock()
@@ -107,7 +107,7 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 	cur := s.live[name]
 	s.mu.RUnlock()
 
-	total, err := s.streamLast(ctx)
+	total, err := s.streamLast(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -191,8 +191,7 @@ func (s *Set) Verify(ctx context.Context, name string, progress func(Progress)) 
 		db.Close()
 		_ = s.fs.RemoveAll(dir)
 	}()
-	proj, _ := newProjection(name)
-	p, err := projector.New(db, proj, s.js, projector.Config{Stream: s.cfg.Stream, BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger})
+	p, err := s.newProjector(name, db)
 	if err != nil {
 		return res, err
 	}

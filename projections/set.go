@@ -21,6 +21,7 @@ import (
 	"github.com/hongbao/hongbao/projections/outbox"
 	"github.com/hongbao/hongbao/projections/projector"
 	"github.com/hongbao/hongbao/projections/users"
+	"github.com/hongbao/hongbao/projections/wallets"
 )
 
 // Sentinel errors; match with errors.Is.
@@ -30,28 +31,47 @@ var (
 )
 
 // Names of the projections, in the order they are listed.
-var Names = []string{"detail", "users", "outbox"}
+var Names = []string{"detail", "users", "outbox", "wallets"}
 
-func newProjection(name string) (projector.Projection, error) {
+// spec is what a projection is made of.
+type spec struct {
+	proj           projector.RawProjection
+	stream, filter string
+}
+
+func (s *Set) spec(name string) (spec, error) {
 	switch name {
-	case "detail":
-		return detail.Projection{}, nil
-	case "users":
-		return users.Projection{}, nil
-	case "outbox":
-		return outbox.Projection{}, nil
+	case "detail", "users", "outbox":
+		var p projector.Projection = detail.Projection{}
+		if name == "users" {
+			p = users.Projection{}
+		} else if name == "outbox" {
+			p = outbox.Projection{}
+		}
+		return spec{projector.Events(p), s.cfg.Stream, "envelope.>"}, nil
+	case "wallets":
+		return spec{wallets.Projection{}, s.cfg.LedgerStream, "ledger.>"}, nil
 	}
-	return nil, fmt.Errorf("%w: %q (want one of %s)", ErrUnknown, name, strings.Join(Names, ", "))
+	return spec{}, fmt.Errorf("%w: %q (want one of %s)", ErrUnknown, name, strings.Join(Names, ", "))
+}
+
+func (s *Set) newProjector(name string, db *pebble.DB) (*projector.Projector, error) {
+	sp, err := s.spec(name)
+	if err != nil {
+		return nil, err
+	}
+	return projector.NewRaw(db, sp.proj, s.js, projector.Config{Stream: sp.stream, Filter: sp.filter, BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger})
 }
 
 // Config of a set of projections.
 type Config struct {
-	Dir         string        // base directory, e.g. ./data/projections
-	FS          vfs.FS        // nil: the OS file system
-	Stream      string        // default "ENVELOPES"
-	BatchSize   int           // events per Pebble batch; default 1000
-	WaitTimeout time.Duration // how long a query waits for after_seq; default 2 s
-	Logger      *slog.Logger
+	Dir          string        // base directory, e.g. ./data/projections
+	FS           vfs.FS        // nil: the OS file system
+	Stream       string        // default "ENVELOPES"
+	LedgerStream string        // default "LEDGER"
+	BatchSize    int           // events per Pebble batch; default 1000
+	WaitTimeout  time.Duration // how long a query waits for after_seq; default 2 s
+	Logger       *slog.Logger
 }
 
 // Set is the running projections of one service instance.
@@ -80,6 +100,12 @@ type live struct {
 func Open(js jetstream.JetStream, cfg Config) (*Set, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Stream == "" {
+		cfg.Stream = "ENVELOPES"
+	}
+	if cfg.LedgerStream == "" {
+		cfg.LedgerStream = "LEDGER"
 	}
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = 2 * time.Second
@@ -178,15 +204,14 @@ func (s *Set) removeStale(name string, gen int) error {
 }
 
 func (s *Set) openGen(name string, gen int) (*live, error) {
-	proj, err := newProjection(name)
-	if err != nil {
+	if _, err := s.spec(name); err != nil {
 		return nil, err
 	}
 	db, err := projector.Open(s.genDir(name, gen), s.cfg.FS, s.cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
-	p, err := projector.New(db, proj, s.js, projector.Config{Stream: s.cfg.Stream, BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger})
+	p, err := s.newProjector(name, db)
 	if err != nil {
 		db.Close()
 		return nil, err
@@ -247,15 +272,19 @@ type Lag struct {
 // Status reports each projection's applied sequence against the stream's
 // last sequence.
 func (s *Set) Status(ctx context.Context) ([]Lag, error) {
-	last, err := s.streamLast(ctx)
-	if err != nil {
-		return nil, err
+	lasts := map[string]uint64{}
+	for _, name := range Names {
+		last, err := s.streamLast(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		lasts[name] = last
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	var out []Lag
 	for _, name := range Names {
-		l := s.live[name]
+		l, last := s.live[name], lasts[name]
 		a := l.proj.Applied()
 		out = append(out, Lag{Name: name, Generation: l.gen, Applied: a, StreamLast: last, Lag: last - min(a, last)})
 	}
@@ -274,12 +303,17 @@ func (s *Set) Applied() map[string]uint64 {
 	return out
 }
 
-func (s *Set) streamLast(ctx context.Context) (uint64, error) {
-	name := s.cfg.Stream
-	if name == "" {
-		name = "ENVELOPES"
+// streamLast is the last sequence of the stream a projection reads.
+func (s *Set) streamLast(ctx context.Context, projection string) (uint64, error) {
+	sp, err := s.spec(projection)
+	if err != nil {
+		return 0, err
 	}
+	name := sp.stream
 	st, err := s.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return 0, nil // nothing written yet
+	}
 	if err != nil {
 		return 0, fmt.Errorf("projections: stream %s: %w", name, err)
 	}
@@ -341,6 +375,39 @@ func (s *Set) Sent(ctx context.Context, req api.ListRequest) (api.SentReply, err
 		return err
 	})
 	return reply, err
+}
+
+// Wallet answers hongbao.wallet.<user>.
+func (s *Set) Wallet(ctx context.Context, user string, req api.WalletRequest) (api.WalletReply, error) {
+	var reply api.WalletReply
+	err := s.read(ctx, "wallets", 0, func(r pebble.Reader) error {
+		var err error
+		reply, err = wallets.Wallet(r, user, req.Cursor, req.Limit)
+		return err
+	})
+	return reply, err
+}
+
+// Balances visits every account's balance as the wallets view has it.
+func (s *Set) Balances(ctx context.Context, visit func(account string, balance int64)) (applied uint64, err error) {
+	err = s.read(ctx, "wallets", 0, func(r pebble.Reader) error {
+		if applied, err = projector.Checkpoint(r); err != nil {
+			return err
+		}
+		return wallets.Balances(r, visit)
+	})
+	return applied, err
+}
+
+// WaitFor waits until the named projection has applied seq.
+func (s *Set) WaitFor(ctx context.Context, name string, seq uint64) error {
+	s.mu.RLock()
+	l, ok := s.live[name]
+	s.mu.RUnlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrUnknown, name)
+	}
+	return l.proj.WaitFor(ctx, seq)
 }
 
 // Outbox lists transfers after a stream sequence.

@@ -39,7 +39,7 @@ func TestOpsOnline(t *testing.T) {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
 	var st service.AdminStatus
-	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Projections) != 3 {
+	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Projections) != len(projections.Names) {
 		t.Fatalf("status JSON %s: %v", out, err)
 	}
 
@@ -55,7 +55,7 @@ func TestOpsOnline(t *testing.T) {
 		Differences int                        `json:"differences"`
 		Verify      []projections.VerifyResult `json:"verify"`
 	}
-	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Verify) != 3 || rep.Differences != 0 {
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || len(rep.Verify) != len(projections.Names) || rep.Differences != 0 {
 		t.Fatalf("verify JSON %s: %v", out, err)
 	}
 	code, _, errOut = runCLI(t, "rebuild", "nonsense", "--nats-url", url)
@@ -115,7 +115,7 @@ func TestOpsOffline(t *testing.T) {
 		t.Fatalf("offline rebuild: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, errOut = runCLI(t, append([]string{"rebuild", "--verify"}, args...)...)
-	if code != 0 || strings.Count(out, ", 0 differences") != 3 {
+	if code != 0 || strings.Count(out, ", 0 differences") != len(projections.Names) {
 		t.Fatalf("verify after rebuild: exit %d\n%s\n%s", code, out, errOut)
 	}
 	code, out, _ = runCLI(t, append([]string{"status"}, args...)...)

@@ -15,6 +15,7 @@ import (
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/internal/natstest"
+	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
@@ -22,12 +23,13 @@ import (
 // Env is one test's NATS server, client connection, service and
 // projections.
 type Env struct {
-	T     testing.TB
-	Srv   *natstest.Server
-	NC    *nats.Conn // the client's connection
-	Svc   *service.Service
-	Views *projections.Set
-	Cfg   service.Config
+	T      testing.TB
+	Srv    *natstest.Server
+	NC     *nats.Conn // the client's connection
+	Svc    *service.Service
+	Views  *projections.Set
+	Ledger *ledger.Ledger
+	Cfg    service.Config
 }
 
 // Option changes how Start sets things up.
@@ -57,6 +59,11 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 	}
 	h := &Env{T: t, Srv: natstest.Start(t, o.server...), Cfg: cfg}
 	h.NC = h.Srv.Conn(t)
+	led, err := ledger.Open(context.Background(), h.Srv.JetStream(t), ledger.Config{})
+	if err != nil {
+		t.Fatalf("ledger.Open: %v", err)
+	}
+	h.Ledger = led
 	if !o.noViews && cfg.Projections == nil {
 		h.Views = h.StartProjections(t.TempDir())
 		h.Cfg.Projections = h.Views

@@ -2,43 +2,20 @@ package outbox
 
 import (
 	"strconv"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/projector"
 )
 
-// Transfer kinds.
-const (
-	KindFund   = "fund"
-	KindOpen   = "open"
-	KindRefund = "refund"
-)
-
-// Accounts: the ledger's names for who pays whom.
-const (
-	AccountExternal = "external"
-)
-
-// EscrowAccount is the escrow account of an envelope.
-func EscrowAccount(envelopeID string) string { return "escrow:" + envelopeID }
-
-// WalletAccount is a user's wallet account.
-func WalletAccount(user string) string { return "wallet:" + user }
-
-// Transfer is one money movement the ledger must make.
+// Transfer is one money movement the ledger must make, with the stream
+// sequence of the event behind it and whose wallet it credits.
 type Transfer struct {
-	ID         string    `json:"id"`
-	Kind       string    `json:"kind"`
-	EnvelopeID string    `json:"envelope_id"`
-	Debit      string    `json:"debit"`
-	Credit     string    `json:"credit"`
-	User       string    `json:"user,omitempty"` // whose wallet is credited (open, refund)
-	Amount     int64     `json:"amount"`
-	Seq        uint64    `json:"seq"` // stream sequence of the event
-	At         time.Time `json:"at"`
+	ledger.Transfer
+	User string `json:"user,omitempty"` // whose wallet is credited (open, refund)
+	Seq  uint64 `json:"seq"`            // stream sequence of the event
 }
 
 // Projection is the outbox; it implements projector.Projection.
@@ -60,25 +37,23 @@ func queueKey(seq uint64) []byte { return projector.Key("o/q/", seq) }
 // envelope's sender, needed for refunds).
 func TransfersOf(rec events.Record, sender string) []Transfer {
 	id := rec.Event.EnvelopeID
-	base := Transfer{EnvelopeID: id, Seq: rec.Seq, At: rec.Event.At}
+	t := Transfer{Seq: rec.Seq, Transfer: ledger.Transfer{EnvelopeID: id, At: rec.Event.At}}
 	switch d := rec.Event.Data.(type) {
 	case events.Paid:
-		t := base
-		t.ID, t.Kind, t.Debit, t.Credit, t.Amount = "fund:"+id, KindFund, AccountExternal, EscrowAccount(id), d.Amount
-		return []Transfer{t}
+		t.ID, t.Kind, t.Debit, t.Credit, t.Amount = "fund:"+id, ledger.KindFund, ledger.AccountExternal, ledger.EscrowAccount(id), d.Amount
 	case events.Opened:
-		t := base
-		t.ID, t.Kind, t.Debit, t.Credit, t.User, t.Amount = "open:"+id+":"+strconv.Itoa(d.Index), KindOpen, EscrowAccount(id), WalletAccount(d.User), d.User, d.Amount
-		return []Transfer{t}
+		t.ID, t.Kind, t.Amount = "open:"+id+":"+strconv.Itoa(d.Index), ledger.KindOpen, d.Amount
+		t.Debit, t.Credit, t.User = ledger.EscrowAccount(id), ledger.WalletAccount(d.User), d.User
 	case events.Expired:
 		if d.Refund == 0 {
 			return nil
 		}
-		t := base
-		t.ID, t.Kind, t.Debit, t.Credit, t.User, t.Amount = "refund:"+id, KindRefund, EscrowAccount(id), WalletAccount(sender), sender, d.Refund
-		return []Transfer{t}
+		t.ID, t.Kind, t.Amount = "refund:"+id, ledger.KindRefund, d.Refund
+		t.Debit, t.Credit, t.User = ledger.EscrowAccount(id), ledger.WalletAccount(sender), sender
+	default:
+		return nil
 	}
-	return nil
+	return []Transfer{t}
 }
 
 // Apply projects one event.

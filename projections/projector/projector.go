@@ -31,6 +31,26 @@ type Projection interface {
 	Apply(b *pebble.Batch, rec events.Record) error
 }
 
+// RawProjection is a projection of any stream: it decodes each message
+// itself.
+type RawProjection interface {
+	Name() string
+	ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error
+}
+
+// Events adapts a Projection of envelope events to a RawProjection.
+func Events(p Projection) RawProjection { return eventsProjection{p} }
+
+type eventsProjection struct{ Projection }
+
+func (p eventsProjection) ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error {
+	ev, err := events.Decode(data)
+	if err != nil {
+		return err
+	}
+	return p.Apply(b, events.Record{Seq: seq, Event: ev})
+}
+
 // CheckpointKey holds the stream sequence of the last applied event. Every
 // projection's own keys must sort after it (they start with a letter).
 var CheckpointKey = []byte("\x00checkpoint")
@@ -46,7 +66,7 @@ type Config struct {
 // Projector feeds one Projection's database from the stream.
 type Projector struct {
 	cfg  Config
-	proj Projection
+	proj RawProjection
 	db   *pebble.DB
 	js   jetstream.JetStream
 
@@ -68,8 +88,15 @@ func Open(dir string, fs vfs.FS, log *slog.Logger) (*pebble.DB, error) {
 	return db, nil
 }
 
-// New makes a projector for proj over db, resuming at db's checkpoint.
+// New makes a projector of envelope events for proj over db, resuming at
+// db's checkpoint.
 func New(db *pebble.DB, proj Projection, js jetstream.JetStream, cfg Config) (*Projector, error) {
+	return NewRaw(db, eventsProjection{proj}, js, cfg)
+}
+
+// NewRaw makes a projector for a projection of any stream (cfg.Stream and
+// cfg.Filter name it).
+func NewRaw(db *pebble.DB, proj RawProjection, js jetstream.JetStream, cfg Config) (*Projector, error) {
 	if cfg.Stream == "" {
 		cfg.Stream = "ENVELOPES"
 	}
@@ -162,7 +189,7 @@ func (p *Projector) run(ctx context.Context, target uint64) error {
 				return fmt.Errorf("%w: %s at %d of %d", ErrLagging, p.Name(), p.Applied(), target)
 			}
 			return nil
-		case errors.Is(err, ErrOutOfOrder), errors.Is(err, events.ErrMalformed), errors.Is(err, events.ErrUnknownType), errors.Is(err, errApply):
+		case errors.Is(err, ErrOutOfOrder), errors.Is(err, errApply):
 			p.cfg.Logger.Error("projection stopped: an event cannot be applied", "projection", p.Name(), "applied", p.Applied(), "err", err)
 			return err
 		}
@@ -212,11 +239,7 @@ func (p *Projector) consume(ctx context.Context, target uint64) error {
 		if seq <= p.Applied() || (last != 0 && seq <= last) {
 			return fmt.Errorf("%w: %s got %d after %d", ErrOutOfOrder, p.Name(), seq, max(last, p.Applied()))
 		}
-		ev, err := events.Decode(msg.Data())
-		if err != nil {
-			return fmt.Errorf("%s: seq %d: %w", p.Name(), seq, err)
-		}
-		if err := p.proj.Apply(b, events.Record{Seq: seq, Event: ev}); err != nil {
+		if err := p.proj.ApplyMsg(b, seq, msg.Data()); err != nil {
 			return fmt.Errorf("%w: %s: seq %d: %w", errApply, p.Name(), seq, err)
 		}
 		last = seq

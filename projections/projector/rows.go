@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -80,3 +81,45 @@ func PrefixEnd(prefix []byte) []byte {
 	}
 	return nil
 }
+
+// PageNewestFirst visits up to limit rows whose keys are prefix followed by
+// the complement of a stream sequence (so a forward scan is newest first),
+// starting after the cursor (the sequence of the last row of the previous
+// page; "" for the first page). It returns the next page's cursor, "" at the
+// end. Rows written while a client pages have larger sequences, sort before
+// the first page, and never shift later pages.
+func PageNewestFirst(r pebble.Reader, prefix []byte, cursor string, limit int, visit func(*pebble.Iterator) error) (string, error) {
+	lower := prefix
+	if cursor != "" {
+		seq, err := strconv.ParseUint(cursor, 10, 64)
+		if err != nil || seq == 0 {
+			return "", ErrBadCursor
+		}
+		lower = Key(prefix, ^(seq - 1)) // ^(seq-1) is the first key after ^seq
+	}
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: PrefixEnd(prefix)})
+	if err != nil {
+		return "", err
+	}
+	defer it.Close()
+	n := 0
+	var last uint64
+	for ok := it.First(); ok; ok = it.Next() {
+		if n == limit {
+			return strconv.FormatUint(last, 10), it.Error()
+		}
+		if err := visit(it); err != nil {
+			return "", err
+		}
+		k := it.Key()
+		if len(k) < 8 {
+			return "", fmt.Errorf("projector: row %q has no sequence", k)
+		}
+		last = ^binary.BigEndian.Uint64(k[len(k)-8:])
+		n++
+	}
+	return "", it.Error()
+}
+
+// ErrBadCursor: a cursor this service did not give.
+var ErrBadCursor = errors.New("projector: cursor is not one this service gave")

@@ -2,7 +2,6 @@ package users
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -227,42 +226,7 @@ func Sent(r pebble.Reader, user string, year int, cursor string, limit int) (api
 // page visits up to limit items of a list after the cursor and returns the
 // cursor of the next page ("" at the end).
 func page(r pebble.Reader, list, user string, year int, cursor string, limit int, visit func(*pebble.Iterator) error) (string, error) {
-	prefix := listPrefix(list, user, year)
-	lower := prefix
-	if cursor != "" {
-		seq, err := strconv.ParseUint(cursor, 10, 64)
-		if err != nil || seq == 0 {
-			return "", api.Errorf(api.CodeBadRequest, "cursor is not one this service gave")
-		}
-		lower = itemKey(list, user, year, seq-1) // ^(seq-1) is the first key after ^seq
-	}
-	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lower, UpperBound: projector.PrefixEnd(prefix)})
-	if err != nil {
-		return "", err
-	}
-	defer it.Close()
-	n := 0
-	var last uint64
-	for ok := it.First(); ok; ok = it.Next() {
-		if n == limit {
-			return strconv.FormatUint(last, 10), it.Error()
-		}
-		if err := visit(it); err != nil {
-			return "", err
-		}
-		k := it.Key()
-		last = ^decodeUint64(k[len(k)-8:])
-		n++
-	}
-	return "", it.Error()
-}
-
-func decodeUint64(b []byte) uint64 {
-	var v uint64
-	for _, c := range b {
-		v = v<<8 | uint64(c)
-	}
-	return v
+	return projector.PageNewestFirst(r, listPrefix(list, user, year), cursor, limit, visit)
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(api.TimeFormat) }

@@ -1,0 +1,131 @@
+package eventstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
+)
+
+// Log is a stream of per-key subjects with conditional, at-most-once
+// appends: the part of the store that knows nothing of envelope events.
+// The ledger keeps its escrow accounts on one too.
+type Log struct {
+	stream         jetstream.Stream
+	attemptTimeout time.Duration
+	logger         *slog.Logger
+	// publish is js.PublishMsg; tests wrap it to lose acknowledgements.
+	publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+}
+
+// Msg is one stored message of a subject.
+type Msg struct {
+	Seq  uint64
+	Data []byte
+	Time time.Time
+}
+
+// NewLog appends to and loads from stream through js. attemptTimeout bounds
+// one publish attempt (0: 2 s); logger may be nil.
+func NewLog(js jetstream.JetStream, stream jetstream.Stream, attemptTimeout time.Duration, logger *slog.Logger) *Log {
+	if attemptTimeout == 0 {
+		attemptTimeout = 2 * time.Second
+	}
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Log{stream: stream, attemptTimeout: attemptTimeout, logger: logger, publish: js.PublishMsg}
+}
+
+// Load reads a subject's messages in stream order (none: an empty slice).
+func (l *Log) Load(ctx context.Context, subject string) ([]Msg, error) {
+	var out []Msg
+	for next := uint64(1); ; {
+		m, err := l.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: load %s at %d: %w", ErrUnavailable, subject, next, err)
+		}
+		out = append(out, Msg{Seq: m.Sequence, Data: m.Data, Time: m.Time})
+		next = m.Sequence + 1
+	}
+}
+
+// Append writes data to subject if the subject's last stream sequence is
+// still expected (0: the subject is empty), and returns the new message's
+// sequence. ErrConflict when another writer got there first (nothing
+// written); ErrUnavailable when the outcome is unknown. A retry after a lost
+// acknowledgement that meets the sequence check is resolved by the
+// message's Msg-Id: written at most once.
+func (l *Log) Append(ctx context.Context, subject string, expected uint64, data []byte) (uint64, error) {
+	msgID := subject + "." + nuid.Next()
+	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	backoff := 10 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		actx, cancel := context.WithTimeout(ctx, l.attemptTimeout)
+		ack, err := l.publish(actx, msg, jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithMsgID(msgID))
+		cancel()
+		switch {
+		case err == nil:
+			return ack.Sequence, nil
+		case IsWrongLastSequence(err):
+			if attempt == 1 {
+				return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, subject, expected)
+			}
+			// An earlier attempt may have landed with its ack lost.
+			return l.resolve(ctx, subject, expected, msgID)
+		case !retryable(err):
+			return 0, fmt.Errorf("%w: append %s: %w", ErrUnavailable, subject, err)
+		}
+		l.logger.Warn("eventstore: append attempt failed, retrying", "subject", subject, "attempt", attempt, "err", err)
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("%w: append %s: outcome unknown after %d attempts: %w", ErrUnavailable, subject, attempt, err)
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 500*time.Millisecond)
+	}
+}
+
+// resolve finds out whether the message with msgID is the subject's first
+// message after expected.
+func (l *Log) resolve(ctx context.Context, subject string, expected uint64, msgID string) (uint64, error) {
+	m, err := l.stream.GetMsg(ctx, expected+1, jetstream.WithGetMsgSubject(subject))
+	if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, fmt.Errorf("%w: resolving %s after seq %d: %w", ErrUnavailable, subject, expected, err)
+	}
+	if err == nil && m.Header.Get(jetstream.MsgIDHeader) == msgID {
+		return m.Sequence, nil
+	}
+	return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, subject, expected)
+}
+
+// IsWrongLastSequence reports a failed expected-sequence check: JetStream
+// error 10071, or 10164 on replicated streams.
+func IsWrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	return apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant
+}
+
+// retryable errors leave the outcome unknown or the stream momentarily
+// unreachable; the same message may be sent again.
+func retryable(err error) bool {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) {
+		return false
+	}
+	return errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) ||
+		errors.Is(err, nats.ErrNoResponders) || errors.Is(err, jetstream.ErrNoStreamResponse) ||
+		errors.Is(err, nats.ErrConnectionReconnecting) || errors.Is(err, nats.ErrDisconnected)
+}

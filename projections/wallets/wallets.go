@@ -1,0 +1,105 @@
+package wallets
+
+import (
+	"strings"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/projections/projector"
+)
+
+// Projection is the wallet read model; it implements
+// projector.RawProjection over the LEDGER stream.
+type Projection struct{}
+
+var _ projector.RawProjection = Projection{}
+
+// Name is "wallets".
+func (Projection) Name() string { return "wallets" }
+
+type entry struct {
+	TransferID string    `json:"transfer_id"`
+	Amount     int64     `json:"amount"` // positive: credited to the wallet
+	Kind       string    `json:"kind"`
+	EnvelopeID string    `json:"envelope_id"`
+	At         time.Time `json:"at"`
+}
+
+func balanceKey(account string) []byte { return projector.Key("w/b/", account) }
+
+func entriesPrefix(user string) []byte { return projector.Key("w/e/", user, "/") }
+
+// ApplyMsg projects one ledger entry.
+func (Projection) ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error {
+	ent, err := ledger.DecodeEntry(data)
+	if err != nil {
+		return err
+	}
+	for _, side := range []struct {
+		account string
+		sign    int64
+	}{{ent.Debit, -1}, {ent.Credit, 1}} {
+		var bal int64
+		if _, err := projector.GetJSON(b, balanceKey(side.account), &bal); err != nil {
+			return err
+		}
+		if err := projector.SetJSON(b, balanceKey(side.account), bal+side.sign*ent.Amount); err != nil {
+			return err
+		}
+		if user, ok := strings.CutPrefix(side.account, "wallet:"); ok {
+			row := entry{TransferID: ent.ID, Amount: side.sign * ent.Amount, Kind: ent.Kind, EnvelopeID: ent.EnvelopeID, At: ent.At}
+			if err := projector.SetJSON(b, projector.Key(entriesPrefix(user), ^seq), row); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// Balance of an account (0 when it never moved).
+func Balance(r pebble.Reader, account string) (int64, error) {
+	var bal int64
+	_, err := projector.GetJSON(r, balanceKey(account), &bal)
+	return bal, err
+}
+
+// Balances visits every account's balance.
+func Balances(r pebble.Reader, visit func(account string, balance int64)) error {
+	prefix := []byte("w/b/")
+	it, err := r.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: projector.PrefixEnd(prefix)})
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for ok := it.First(); ok; ok = it.Next() {
+		var bal int64
+		if err := projector.IterJSON(it, &bal); err != nil {
+			return err
+		}
+		visit(string(it.Key()[len(prefix):]), bal)
+	}
+	return it.Error()
+}
+
+// Wallet answers hongbao.wallet.<user>: the balance and entries, newest
+// first.
+func Wallet(r pebble.Reader, user, cursor string, limit int) (api.WalletReply, error) {
+	reply := api.WalletReply{User: user, Entries: []api.WalletEntry{}}
+	var err error
+	if reply.Balance, err = Balance(r, ledger.WalletAccount(user)); err != nil {
+		return reply, err
+	}
+	reply.Next, err = projector.PageNewestFirst(r, entriesPrefix(user), cursor, limit, func(it *pebble.Iterator) error {
+		var e entry
+		if err := projector.IterJSON(it, &e); err != nil {
+			return err
+		}
+		reply.Entries = append(reply.Entries, api.WalletEntry{TransferID: e.TransferID, Amount: e.Amount, Kind: e.Kind,
+			EnvelopeID: e.EnvelopeID, At: e.At.UTC().Format(api.TimeFormat)})
+		return nil
+	})
+	return reply, err
+}
