@@ -57,6 +57,8 @@ func toAPIError(err error) *api.Error {
 		return api.Errorf(api.CodeUnavailable, "%v", err)
 	case errors.Is(err, projections.ErrBusy):
 		return api.Errorf(api.CodeConflict, "%v", err)
+	case errors.Is(err, projector.ErrBadCursor):
+		return api.Errorf(api.CodeBadRequest, "cursor is not one this service gave")
 	case errors.Is(err, projector.ErrLagging):
 		return api.Errorf(api.CodeUnavailable, "the read model is behind; retry")
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
+	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/projections"
@@ -40,9 +41,11 @@ type Config struct {
 	// endpoints operate them. Nil: get reads the aggregate, the lists
 	// answer unavailable.
 	Projections *projections.Set
-	Timers      timers.Config
-	Now         func() time.Time // default time.Now
-	Logger      *slog.Logger
+	// Dispatcher, when set, is reported in the admin status and stats.
+	Dispatcher *dispatch.Dispatcher
+	Timers     timers.Config
+	Now        func() time.Time // default time.Now
+	Logger     *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -142,12 +145,15 @@ func (s *Service) Start(ctx context.Context) error {
 	svc, err := micro.AddService(s.nc, micro.Config{
 		Name:        s.cfg.Name,
 		Version:     Version,
-		Description: "hongbao red envelopes: wrap, pay, grab, open, get",
+		Description: "hongbao red envelopes: wrap, pay, grab, open, get, user lists, wallets",
 		QueueGroup:  s.cfg.Name,
 		StatsHandler: func(*micro.Endpoint) any {
 			st := map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending(), "errors_by_code": s.errorCounts()}
 			if s.cfg.Projections != nil {
 				st["projections_applied_seq"] = s.cfg.Projections.Applied()
+			}
+			if s.cfg.Dispatcher != nil {
+				st["dispatch"] = s.cfg.Dispatcher.Stats()
 			}
 			return st
 		},
@@ -168,6 +174,7 @@ func (s *Service) Start(ctx context.Context) error {
 		{"get", "get.>", s.handleGet},
 		{"user-received", "user.received", s.handleList(false)},
 		{"user-sent", "user.sent", s.handleList(true)},
+		{"wallet", "wallet.>", s.handleWallet},
 	} {
 		if err := g.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()

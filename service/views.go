@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nuid"
 
 	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/projections"
 )
 
@@ -53,6 +54,25 @@ func (s *Service) handleList(sent bool) micro.HandlerFunc {
 			return s.cfg.Projections.Received(ctx, body)
 		})
 	}
+}
+
+func (s *Service) handleWallet(req micro.Request) {
+	r := s.replier(req)
+	user, err := api.UserFromSubject(req.Subject(), s.cfg.Prefix, "wallet")
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	body, err := api.DecodeWallet(req.Data())
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	if s.cfg.Projections == nil {
+		r.fail(errNoViews)
+		return
+	}
+	s.viewRequest(r, func(ctx context.Context) (any, error) { return s.cfg.Projections.Wallet(ctx, user, body) })
 }
 
 // adminJob is a rebuild or verify running in this instance.
@@ -98,6 +118,7 @@ type AdminStatus struct {
 	Errors      map[string]int64  `json:"errors_by_code"`
 	Cached      int               `json:"cached_envelopes"`
 	Timers      int               `json:"pending_timers"`
+	Dispatch    *dispatch.Stats   `json:"dispatch,omitempty"`
 }
 
 // AdminJobRequest is the body of hongbao.admin.<instance>.rebuild and .verify.
@@ -110,6 +131,10 @@ func (s *Service) handleAdminStatus(req micro.Request) {
 	s.viewRequest(r, func(ctx context.Context) (any, error) {
 		st := AdminStatus{Instance: s.micro.Info().ID, Version: Version, Jobs: s.admin.snapshot(),
 			Errors: s.errorCounts(), Cached: s.reg.len(), Timers: s.timers.Pending()}
+		if s.cfg.Dispatcher != nil {
+			ds := s.cfg.Dispatcher.Stats()
+			st.Dispatch = &ds
+		}
 		if s.cfg.Projections != nil {
 			lags, err := s.cfg.Projections.Status(ctx)
 			if err != nil {

@@ -14,8 +14,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
+	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/internal/embedded"
+	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 	"github.com/hongbao/hongbao/timers"
@@ -94,8 +96,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	// The read models need the stream to exist before their consumers start.
+	// The read models need the streams to exist before their consumers start.
 	if _, err := eventstore.Open(ctx, js, eventstore.Config{Replicas: *replicas}); err != nil {
+		return err
+	}
+	led, err := ledger.Open(ctx, js, ledger.Config{Replicas: *replicas, Logger: log})
+	if err != nil {
 		return err
 	}
 	views, err := projections.Open(js, projections.Config{Dir: filepath.Join(*dataDir, "projections"), Logger: log})
@@ -103,7 +109,19 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return err
 	}
 	views.Start()
+	disp, err := dispatch.New(ctx, js, views, led, dispatch.Config{Replicas: *replicas, Logger: log})
+	if err != nil {
+		return errors.Join(err, views.Close())
+	}
+	dispCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
+	dispDone := make(chan struct{})
+	go func() {
+		defer close(dispDone)
+		_ = disp.Run(dispCtx)
+	}()
 	closeViews := func() error {
+		stopDispatch() // it reads the outbox view
+		<-dispDone
 		if err := views.Close(); err != nil {
 			return fmt.Errorf("closing projections: %w", err)
 		}
@@ -112,7 +130,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	svc, err := service.New(ctx, nc, service.Config{
 		Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue, Logger: log,
-		Store: eventstore.Config{Replicas: *replicas}, Timers: timers.Config{Replicas: *replicas}, Projections: views,
+		Store: eventstore.Config{Replicas: *replicas}, Timers: timers.Config{Replicas: *replicas}, Projections: views, Dispatcher: disp,
 	})
 	if err != nil {
 		return errors.Join(err, closeViews())

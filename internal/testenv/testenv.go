@@ -13,6 +13,7 @@ import (
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/ledger"
@@ -23,26 +24,31 @@ import (
 // Env is one test's NATS server, client connection, service and
 // projections.
 type Env struct {
-	T      testing.TB
-	Srv    *natstest.Server
-	NC     *nats.Conn // the client's connection
-	Svc    *service.Service
-	Views  *projections.Set
-	Ledger *ledger.Ledger
-	Cfg    service.Config
+	T          testing.TB
+	Srv        *natstest.Server
+	NC         *nats.Conn // the client's connection
+	Svc        *service.Service
+	Views      *projections.Set
+	Ledger     *ledger.Ledger
+	Dispatcher *dispatch.Dispatcher
+	Cfg        service.Config
 }
 
 // Option changes how Start sets things up.
 type Option func(*options)
 
 type options struct {
-	noViews bool
-	server  []natstest.Option
+	noViews    bool
+	noDispatch bool
+	server     []natstest.Option
 }
 
 // WithoutProjections runs the service without read models (get reads the
 // aggregate).
 func WithoutProjections() Option { return func(o *options) { o.noViews = true } }
+
+// WithoutDispatcher leaves the outbox undelivered (tests run their own).
+func WithoutDispatcher() Option { return func(o *options) { o.noDispatch = true } }
 
 // WithListen makes the server listen on a loopback port (Env.Srv.URL()),
 // for tests of programs that connect over TCP.
@@ -68,8 +74,33 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 		h.Views = h.StartProjections(t.TempDir())
 		h.Cfg.Projections = h.Views
 	}
+	if h.Views != nil && !o.noDispatch {
+		h.Dispatcher = h.StartDispatcher()
+		h.Cfg.Dispatcher = h.Dispatcher
+	}
 	h.Svc = h.StartService(h.Srv.Conn(t))
 	return h
+}
+
+// StartDispatcher runs a dispatcher from the Env's outbox into its ledger
+// until the test ends.
+func (h *Env) StartDispatcher() *dispatch.Dispatcher {
+	h.T.Helper()
+	d, err := dispatch.New(context.Background(), h.Srv.JetStream(h.T), h.Views, h.Ledger, dispatch.Config{})
+	if err != nil {
+		h.T.Fatalf("dispatch.New: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = d.Run(ctx)
+	}()
+	h.T.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return d
 }
 
 // StartProjections opens and runs projections under dir; closed at cleanup.
