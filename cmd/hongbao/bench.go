@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 
 	"github.com/hongbao/hongbao/bench"
 )
@@ -68,6 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		timeout   = fs.Duration("timeout", def.Timeout, "bound of the whole run")
 		jsonOut   = fs.Bool("json", false, "print one JSON document with every figure instead of the table")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (service, server and clients share the process) to this file")
 		logLevel  = fs.String("log-level", "warn", "embedded service's log level on stderr: debug, info, warn, error")
 	)
 	if err := parse(fs, args); err != nil {
@@ -100,6 +102,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	rep, err := bench.Run(ctx, cfg)
 	if rep != nil {
 		var werr error
