@@ -148,6 +148,7 @@ type Settings struct {
 	SyncAlways   *bool  `json:"sync_always"`             // as the running server reports it
 	SyncInterval string `json:"sync_interval,omitempty"` // background fsync interval when not always
 	StoreParent  string `json:"store_parent,omitempty"`  // where the temporary store was
+	Instance     string `json:"instance"`                // "full" (as serve runs it), "core-only", or "external"
 
 	Prefix         string   `json:"prefix"`
 	Scenarios      []string `json:"scenarios"`
@@ -192,7 +193,7 @@ func newReport(c *Config, runID string) *Report {
 		HongbaoVersion: service.Version, NATSGoVersion: nats.Version,
 	}
 	if c.NATSURL != "" {
-		s.Target, s.Sync = redactURL(c.NATSURL), "server"
+		s.Target, s.Sync, s.Instance = redactURL(c.NATSURL), "server", "external"
 	}
 	return &Report{Settings: s, Scenarios: map[string]*Result{}, Ceilings: map[string]*Result{}, setup: map[string]float64{}, start: now}
 }
@@ -205,6 +206,10 @@ func (s *Settings) fromEnv(e *env) {
 		}
 		s.NATSServerVersion = server.VERSION
 		s.StoreParent = e.cfg.Dir
+		s.Instance = "full"
+		if e.cfg.CoreOnly {
+			s.Instance = "core-only"
+		}
 		if s.StoreParent == "" {
 			s.StoreParent = "(system temporary directory)"
 		}
@@ -240,7 +245,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(&b, "hongbao bench  %s  run %s\n", s.Time, s.RunID)
 	target := s.Target
 	if s.NATSServerVersion != "" {
-		target = "embedded nats-server " + s.NATSServerVersion + ", store in " + s.StoreParent
+		target = "embedded nats-server " + s.NATSServerVersion + " and a " + s.Instance + " instance, store in " + s.StoreParent
 	}
 	fmt.Fprintf(&b, "target %s; sync %s\n", target, sync)
 	fmt.Fprintf(&b, "%s %s/%s, GOMAXPROCS %d, %d CPUs; %d clients; %.1fs in all\n\n",

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/micro"
 
+	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -66,6 +68,10 @@ type Config struct {
 	// Dir is where the temporary store directory is made (the disk under
 	// test); empty means the system's temporary directory.
 	Dir string
+	// CoreOnly runs the embedded service without its read models and
+	// dispatcher. By default the whole instance runs, as `hongbao serve`
+	// runs it, so every open also feeds the projections and the ledger.
+	CoreOnly bool
 
 	Scenarios []string // subset of AllScenarios
 	Clients   int      // concurrent clients of spread, grab, wrap and transport
@@ -350,7 +356,7 @@ type env struct {
 	ns  *server.Server // nil with NATSURL
 	dir string         // temporary store directory, removed at close
 
-	svc     *service.Service
+	app     *app.App
 	svcConn *nats.Conn
 
 	connsMu sync.Mutex
@@ -395,12 +401,12 @@ func startEnv(ctx context.Context, cfg *Config) (_ *env, err error) {
 	if e.svcConn, err = e.connect("hongbao"); err != nil {
 		return nil, err
 	}
-	e.svc, err = service.New(ctx, e.svcConn, service.Config{Prefix: cfg.Prefix, Logger: cfg.Logger})
-	if err != nil {
-		return nil, fmt.Errorf("bench: %w", err)
+	dataDir := filepath.Join(e.dir, "data")
+	if cfg.CoreOnly {
+		dataDir = ""
 	}
-	if err := e.svc.Start(ctx); err != nil {
-		e.svc = nil
+	e.app, err = app.Start(ctx, e.svcConn, app.Config{Service: service.Config{Prefix: cfg.Prefix}, DataDir: dataDir, Logger: cfg.Logger})
+	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return e, nil
@@ -431,11 +437,11 @@ func (e *env) connect(name string) (*nats.Conn, error) {
 // and removes its store.
 func (e *env) close() error {
 	var err error
-	if e.svc != nil {
+	if e.app != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		err = e.svc.Stop(ctx)
+		err = e.app.Stop(ctx)
 		cancel()
-		e.svc = nil
+		e.app = nil
 	}
 	e.connsMu.Lock()
 	for _, nc := range e.conns {

@@ -69,6 +69,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		timeout   = fs.Duration("timeout", def.Timeout, "bound of the whole run")
 		jsonOut   = fs.Bool("json", false, "print one JSON document with every figure instead of the table")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+		coreOnly  = fs.Bool("core-only", false, "embedded: run the service without its read models and dispatcher (by default the whole instance runs, as serve runs it)")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (service, server and clients share the process) to this file")
 		logLevel  = fs.String("log-level", "warn", "embedded service's log level on stderr: debug, info, warn, error")
 	)
@@ -95,6 +96,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.HotCount, cfg.HotOpeners, cfg.Grabs, cfg.GrabEnvelopes, cfg.Wraps = *hotCount, *hotOpen, *grabs, *grabEnvs, *wraps
 	cfg.TransportOps, cfg.StorageMsgs, cfg.StoragePend, cfg.StorageSize = *transport, *stMsgs, *stPend, *stSize
 	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = *reqTO, *timeout, log
+	cfg.CoreOnly = *coreOnly
 	if !*quiet {
 		cfg.Progress, cfg.ProgressInPlace = stderr, benchIsTerminal(stderr)
 	}

@@ -11,16 +11,11 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
-	"github.com/hongbao/hongbao/dispatch"
-	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/embedded"
-	"github.com/hongbao/hongbao/ledger"
-	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
-	"github.com/hongbao/hongbao/timers"
 )
 
 const serveSynopsis = `Runs the hongbao micro service. By default it starts an embedded NATS server
@@ -92,57 +87,18 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	defer nc.Close()
 
-	js, err := jetstream.New(nc)
-	if err != nil {
-		return err
-	}
-	// The read models need the streams to exist before their consumers start.
-	if _, err := eventstore.Open(ctx, js, eventstore.Config{Replicas: *replicas}); err != nil {
-		return err
-	}
-	led, err := ledger.Open(ctx, js, ledger.Config{Replicas: *replicas, Logger: log})
-	if err != nil {
-		return err
-	}
-	views, err := projections.Open(js, projections.Config{Dir: filepath.Join(*dataDir, "projections"), Logger: log})
-	if err != nil {
-		return err
-	}
-	views.Start()
-	disp, err := dispatch.New(ctx, js, views, led, dispatch.Config{Replicas: *replicas, Logger: log})
-	if err != nil {
-		return errors.Join(err, views.Close())
-	}
-	dispCtx, stopDispatch := context.WithCancel(context.WithoutCancel(ctx))
-	dispDone := make(chan struct{})
-	go func() {
-		defer close(dispDone)
-		_ = disp.Run(dispCtx)
-	}()
-	closeViews := func() error {
-		stopDispatch() // it reads the outbox view
-		<-dispDone
-		if err := views.Close(); err != nil {
-			return fmt.Errorf("closing projections: %w", err)
-		}
-		return nil
-	}
-
-	svc, err := service.New(ctx, nc, service.Config{
-		Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue, Logger: log,
-		Store: eventstore.Config{Replicas: *replicas}, Timers: timers.Config{Replicas: *replicas}, Projections: views, Dispatcher: disp,
+	inst, err := app.Start(ctx, nc, app.Config{
+		Service: service.Config{Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue},
+		DataDir: *dataDir, Replicas: *replicas, Logger: log,
 	})
 	if err != nil {
-		return errors.Join(err, closeViews())
-	}
-	if err := svc.Start(ctx); err != nil {
-		return errors.Join(err, closeViews())
+		return err
 	}
 	<-ctx.Done()
 	log.Info("stopping: finishing requests in flight", "grace", *grace)
 	stopCtx, cancel := context.WithTimeout(context.Background(), *grace)
 	defer cancel()
-	err = errors.Join(svc.Stop(stopCtx), closeViews()) // before the drain: the projectors read on nc
+	err = inst.Stop(stopCtx) // before the drain: the projectors and the dispatcher read on nc
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
 		err = errors.Join(err, derr)
 	}

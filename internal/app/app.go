@@ -1,0 +1,119 @@
+// Package app assembles a whole hongbao instance on a NATS connection: the
+// event store, the ledger, the read models, the dispatcher and the service,
+// started in dependency order and stopped in reverse. `hongbao serve` and
+// `hongbao bench` both run exactly this.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/dispatch"
+	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/service"
+)
+
+// Config of an instance.
+type Config struct {
+	Service  service.Config // Store, Timers and Projections/Dispatcher are filled in
+	DataDir  string         // read models under <DataDir>/projections; "" runs the service alone
+	Replicas int            // stream and bucket replicas; default 1
+	Logger   *slog.Logger
+}
+
+// App is a running instance.
+type App struct {
+	Service    *service.Service
+	Views      *projections.Set // nil without DataDir
+	Ledger     *ledger.Ledger
+	Dispatcher *dispatch.Dispatcher
+
+	stopDispatch context.CancelFunc
+	dispatchDone chan struct{}
+}
+
+// Start opens everything and starts serving.
+func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
+	if cfg.Replicas == 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	a := &App{}
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, a.Stop(context.WithoutCancel(ctx)))
+		}
+	}()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, err
+	}
+	svcCfg := cfg.Service
+	svcCfg.Logger = cfg.Logger
+	svcCfg.Store.Replicas, svcCfg.Timers.Replicas = cfg.Replicas, cfg.Replicas
+	// The read models need the streams to exist before their consumers start.
+	if _, err := eventstore.Open(ctx, js, svcCfg.Store); err != nil {
+		return nil, err
+	}
+	if a.Ledger, err = ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	if cfg.DataDir != "" {
+		if a.Views, err = projections.Open(js, projections.Config{Dir: filepath.Join(cfg.DataDir, "projections"), Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+		a.Views.Start()
+		if a.Dispatcher, err = dispatch.New(ctx, js, a.Views, a.Ledger, dispatch.Config{Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
+			return nil, err
+		}
+		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		a.stopDispatch, a.dispatchDone = cancel, make(chan struct{})
+		go func() {
+			defer close(a.dispatchDone)
+			_ = a.Dispatcher.Run(dctx)
+		}()
+		svcCfg.Projections, svcCfg.Dispatcher = a.Views, a.Dispatcher
+	}
+	svc, err := service.New(ctx, nc, svcCfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := svc.Start(ctx); err != nil {
+		return nil, err
+	}
+	a.Service = svc
+	return a, nil
+}
+
+// Stop stops taking requests, finishes those in flight, stops the
+// dispatcher and closes the read models (before the connection goes: the
+// projectors and the dispatcher read on it).
+func (a *App) Stop(ctx context.Context) error {
+	var errs []error
+	if a.Service != nil {
+		errs = append(errs, a.Service.Stop(ctx))
+		a.Service = nil
+	}
+	if a.stopDispatch != nil {
+		a.stopDispatch()
+		<-a.dispatchDone
+		a.stopDispatch = nil
+	}
+	if a.Views != nil {
+		if err := a.Views.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing projections: %w", err))
+		}
+		a.Views = nil
+	}
+	return errors.Join(errs...)
+}
