@@ -30,6 +30,8 @@ var commands = []command{
 	{"bench", "load-benchmark a service (embedded or --nats-url) and the machine's ceilings in one run; report ratios", runBench},
 	{"status", "show the read models' lag and running jobs", runStatus},
 	{"rebuild", "rebuild read models from the stream (or --verify them against it)", runRebuild},
+	{"reconcile", "replay ENVELOPES against LEDGER and prove the money adds up (I1–I5); --repair issues missing credits", runReconcile},
+	{"audit", "explain one envelope: history, ledger transfers, re-derived shares and a verdict on I1–I5", runAudit},
 	{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
 		_, err := fmt.Fprintln(stdout, "hongbao", service.Version)
 		return err
