@@ -24,7 +24,9 @@ type Config struct {
 	Replicas   int           // default 1
 	BatchSize  int           // transfers per cursor move; default 256
 	MaxBackoff time.Duration // longest wait between retries; default 5 s
-	Logger     *slog.Logger
+	// AttemptTimeout bounds one delivery attempt of a transfer; default 5 s.
+	AttemptTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Stats of a dispatcher since it started.
@@ -64,6 +66,9 @@ func New(ctx context.Context, js jetstream.JetStream, views *projections.Set, le
 	}
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 5 * time.Second
+	}
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = 5 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -173,7 +178,11 @@ func (d *Dispatcher) step(ctx context.Context) error {
 func (d *Dispatcher) deliver(ctx context.Context, t outbox.Transfer) error {
 	backoff := 50 * time.Millisecond
 	for {
-		res, err := d.ledger.Transfer(ctx, t.Transfer)
+		// Bounded, so that an outage shows as retries and an error in the
+		// stats instead of one call retrying inside for as long as it lasts.
+		tctx, cancel := context.WithTimeout(ctx, d.cfg.AttemptTimeout)
+		res, err := d.ledger.Transfer(tctx, t.Transfer)
+		cancel()
 		switch {
 		case err == nil && res.Duplicate:
 			d.duplicates.Add(1)

@@ -200,26 +200,31 @@ func TestKilledMidway(t *testing.T) {
 	booked(t, h, ids, want)
 }
 
-// TestLedgerOutage: the NATS server goes away while the dispatcher works;
-// it retries and, after the restart, finishes with every credit once.
+// TestLedgerOutage: the dispatcher starts while the NATS server (and so
+// the ledger) is down; it retries, and after the restart finishes with
+// every credit once.
 func TestLedgerOutage(t *testing.T) {
 	h := testenv.Start(t, shortExpiry(), testenv.WithoutDispatcher())
 	ids := workload(t, h, 8)
 	want := expected(t, h, ids)
-	d := h.StartDispatcher()
-	natstest.Eventually(t, 10*time.Second, func() error {
-		if d.Stats().Delivered == 0 {
-			return errors.New("nothing delivered yet")
-		}
-		return nil
-	})
+	d, err := dispatch.New(context.Background(), h.Srv.JetStream(t), h.Views, h.Ledger, dispatch.Config{AttemptTimeout: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h.Srv.Shutdown()
-	natstest.Eventually(t, 10*time.Second, func() error {
-		if d.Stats().Retries == 0 {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	natstest.Eventually(t, 20*time.Second, func() error {
+		if s := d.Stats(); s.Retries == 0 || s.LastError == "" {
 			return errors.New("no retry yet")
 		}
 		return nil
 	})
+	if s := d.Stats(); s.Delivered != 0 {
+		t.Fatalf("delivered %d with the server down", s.Delivered)
+	}
 	h.Srv.Restart(t)
 	booked(t, h, ids, want)
 }

@@ -150,6 +150,8 @@ func (w Wrapped) validate() error {
 		return fmt.Errorf("wrapped: share limits [%d, %d]", w.MinShare, w.MaxShare)
 	case w.Total < int64(w.Count)*w.MinShare || overCap(w.Total, int64(w.Count), w.MaxShare):
 		return fmt.Errorf("wrapped: total %d for %d shares", w.Total, w.Count)
+	case w.Kind == KindEqual && w.Total%int64(w.Count) != 0:
+		return fmt.Errorf("wrapped: %d fen do not divide into %d equal shares", w.Total, w.Count)
 	case w.Expiry <= 0:
 		return fmt.Errorf("wrapped: expiry %v", w.Expiry)
 	}

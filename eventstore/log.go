@@ -23,6 +23,25 @@ type Log struct {
 	publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
 }
 
+// EnsureStream binds to the stream cfg names if it exists, leaving its
+// settings as the operator left them (replicas, delete policy), and creates
+// it from cfg otherwise. Tools that open a stream with default settings
+// must never reconfigure a production one.
+func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.StreamConfig) (jetstream.Stream, error) {
+	st, err := js.Stream(ctx, cfg.Name)
+	if err == nil {
+		return st, nil
+	}
+	if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, err
+	}
+	st, err = js.CreateStream(ctx, cfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		return js.Stream(ctx, cfg.Name) // created meanwhile by another instance
+	}
+	return st, err
+}
+
 // Msg is one stored message of a subject.
 type Msg struct {
 	Seq  uint64

@@ -84,10 +84,11 @@ func StreamConfig(c Config) jetstream.StreamConfig {
 	}
 }
 
-// Open creates or updates the stream and returns a store on it.
+// Open binds to the stream (creating it when missing) and returns a store
+// on it. An existing stream's settings are left alone.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	cfg.defaults()
-	st, err := js.CreateOrUpdateStream(ctx, StreamConfig(cfg))
+	st, err := EnsureStream(ctx, js, StreamConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.Stream, err)
 	}

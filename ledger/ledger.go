@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"container/list"
 	"context"
 	"encoding/json"
@@ -80,6 +81,18 @@ func (t Transfer) Validate() error {
 		return fmt.Errorf("%w: %s: exactly one side must be %s", ErrInvalid, t.ID, escrow)
 	case strings.HasPrefix(t.Debit, "escrow:") && t.Debit != escrow, strings.HasPrefix(t.Credit, "escrow:") && t.Credit != escrow:
 		return fmt.Errorf("%w: %s touches another envelope's escrow", ErrInvalid, t.ID)
+	}
+	switch t.Kind {
+	case KindFund:
+		if t.Debit != AccountExternal || t.Credit != escrow {
+			return fmt.Errorf("%w: %s: a fund moves external → escrow", ErrInvalid, t.ID)
+		}
+	case KindOpen, KindRefund:
+		if t.Debit != escrow || !strings.HasPrefix(t.Credit, "wallet:") || len(t.Credit) == len("wallet:") {
+			return fmt.Errorf("%w: %s: an %s moves escrow → a wallet", ErrInvalid, t.ID, t.Kind)
+		}
+	default:
+		return fmt.Errorf("%w: %s: kind %q", ErrInvalid, t.ID, t.Kind)
 	}
 	return nil
 }
@@ -162,14 +175,15 @@ func StreamConfig(c Config) jetstream.StreamConfig {
 	}
 }
 
-// Open creates or binds the LEDGER stream.
+// Open binds to the LEDGER stream, creating it from cfg when missing; an
+// existing stream's settings (replicas, delete policy) are left alone.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Ledger, error) {
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 10_000
 	}
 	sc := StreamConfig(cfg)
 	cfg.Stream = sc.Name
-	st, err := js.CreateOrUpdateStream(ctx, sc)
+	st, err := eventstore.EnsureStream(ctx, js, sc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, sc.Name, err)
 	}
@@ -221,16 +235,25 @@ func (l *Ledger) load(ctx context.Context, e *escrow) error {
 	return nil
 }
 
-// DecodeEntry decodes a stored entry strictly.
+// DecodeEntry decodes a stored entry strictly: one JSON object, no unknown
+// fields, version 1, a valid transfer. On any error it returns no entry.
 func DecodeEntry(b []byte) (Entry, error) {
 	var ent Entry
-	if err := json.Unmarshal(b, &ent); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ent); err != nil {
 		return Entry{}, err
+	}
+	if dec.More() {
+		return Entry{}, errors.New("trailing data after the entry")
 	}
 	if ent.V != 1 {
 		return Entry{}, fmt.Errorf("entry version %d", ent.V)
 	}
-	return ent, ent.Validate()
+	if err := ent.Validate(); err != nil {
+		return Entry{}, err
+	}
+	return ent, nil
 }
 
 // maxAttempts bounds reload-and-retry on conflicts with other writers.

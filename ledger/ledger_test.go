@@ -69,11 +69,14 @@ func TestTransfers(t *testing.T) {
 		t.Fatalf("overdraw: %v", err)
 	}
 	bad := []Transfer{
-		{ID: "x", EnvelopeID: env, Debit: AccountExternal, Credit: WalletAccount("bob"), Amount: 1},
-		{ID: "x", EnvelopeID: env, Debit: EscrowAccount(env), Credit: EscrowAccount(env), Amount: 1},
-		{ID: "x", EnvelopeID: env, Debit: EscrowAccount(env), Credit: WalletAccount("bob"), Amount: 0},
-		{ID: "x", EnvelopeID: env, Debit: EscrowAccount("01JQ0000000000000000000001"), Credit: EscrowAccount(env), Amount: 1},
-		{EnvelopeID: env, Debit: EscrowAccount(env), Credit: WalletAccount("bob"), Amount: 1},
+		{ID: "x", Kind: KindOpen, EnvelopeID: env, Debit: AccountExternal, Credit: WalletAccount("bob"), Amount: 1},
+		{ID: "x", Kind: KindOpen, EnvelopeID: env, Debit: EscrowAccount(env), Credit: EscrowAccount(env), Amount: 1},
+		{ID: "x", Kind: KindOpen, EnvelopeID: env, Debit: EscrowAccount(env), Credit: WalletAccount("bob"), Amount: 0},
+		{ID: "x", Kind: KindFund, EnvelopeID: env, Debit: EscrowAccount("01JQ0000000000000000000001"), Credit: EscrowAccount(env), Amount: 1},
+		{Kind: KindOpen, EnvelopeID: env, Debit: EscrowAccount(env), Credit: WalletAccount("bob"), Amount: 1},
+		{ID: "x", Kind: KindFund, EnvelopeID: env, Debit: EscrowAccount(env), Credit: WalletAccount("bob"), Amount: 1},
+		{ID: "x", Kind: KindRefund, EnvelopeID: env, Debit: EscrowAccount(env), Credit: AccountExternal, Amount: 1},
+		{ID: "x", Kind: "bonus", EnvelopeID: env, Debit: EscrowAccount(env), Credit: WalletAccount("bob"), Amount: 1},
 	}
 	for _, b := range bad {
 		if _, err := l.Transfer(ctx, b); !errors.Is(err, ErrInvalid) {

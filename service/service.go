@@ -18,6 +18,7 @@ import (
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/reconcile"
 	"github.com/hongbao/hongbao/timers"
 )
 
@@ -43,6 +44,9 @@ type Config struct {
 	Projections *projections.Set
 	// Dispatcher, when set, is reported in the admin status and stats.
 	Dispatcher *dispatch.Dispatcher
+	// Reconciler, when set, has its last result reported in the admin
+	// status and stats.
+	Reconciler *reconcile.Periodic
 	Timers     timers.Config
 	Now        func() time.Time // default time.Now
 	Logger     *slog.Logger
@@ -154,6 +158,9 @@ func (s *Service) Start(ctx context.Context) error {
 			}
 			if s.cfg.Dispatcher != nil {
 				st["dispatch"] = s.cfg.Dispatcher.Stats()
+			}
+			if r := s.reconcileSummary(); r != nil {
+				st["reconcile"] = r
 			}
 			return st
 		},

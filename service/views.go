@@ -119,6 +119,35 @@ type AdminStatus struct {
 	Cached      int               `json:"cached_envelopes"`
 	Timers      int               `json:"pending_timers"`
 	Dispatch    *dispatch.Stats   `json:"dispatch,omitempty"`
+	Reconcile   *ReconcileSummary `json:"reconcile,omitempty"`
+}
+
+// ReconcileSummary is the last periodic reconciliation, in the status.
+type ReconcileSummary struct {
+	At            time.Time      `json:"at"`
+	OK            bool           `json:"ok"`
+	Discrepancies int            `json:"discrepancies"`
+	ByKind        map[string]int `json:"by_kind,omitempty"`
+	Envelopes     int            `json:"envelopes"`
+	Transfers     int            `json:"transfers"`
+	Balanced      bool           `json:"balanced"`
+	Error         string         `json:"error,omitempty"`
+}
+
+func (s *Service) reconcileSummary() *ReconcileSummary {
+	if s.cfg.Reconciler == nil {
+		return nil
+	}
+	rep, at, err := s.cfg.Reconciler.Last()
+	if at.IsZero() {
+		return nil // not run yet
+	}
+	sum := &ReconcileSummary{At: at, OK: err == nil && rep.OK(), Discrepancies: len(rep.Discrepancies), ByKind: rep.CountByKind(),
+		Envelopes: rep.Envelopes, Transfers: rep.Transfers, Balanced: rep.Balanced}
+	if err != nil {
+		sum.Error = err.Error()
+	}
+	return sum
 }
 
 // AdminJobRequest is the body of hongbao.admin.<instance>.rebuild and .verify.
@@ -135,6 +164,7 @@ func (s *Service) handleAdminStatus(req micro.Request) {
 			ds := s.cfg.Dispatcher.Stats()
 			st.Dispatch = &ds
 		}
+		st.Reconcile = s.reconcileSummary()
 		if s.cfg.Projections != nil {
 			lags, err := s.cfg.Projections.Status(ctx)
 			if err != nil {

@@ -213,6 +213,20 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	for _, l := range st.Projections {
 		fmt.Fprintf(stdout, "%-8s %5d %12d %12d %10d\n", l.Name, l.Generation, l.Applied, l.StreamLast, l.Lag)
 	}
+	if d := st.Dispatch; d != nil {
+		fmt.Fprintf(stdout, "\ndispatch: cursor %d, delivered %d, duplicates %d, parked %d, retries %d", d.Cursor, d.Delivered, d.Duplicates, d.Parked, d.Retries)
+		if d.LastError != "" {
+			fmt.Fprintf(stdout, " (last error: %s)", d.LastError)
+		}
+		fmt.Fprintln(stdout)
+	}
+	if r := st.Reconcile; r != nil {
+		verdict := "ok"
+		if !r.OK {
+			verdict = fmt.Sprintf("%d DISCREPANCIES %v %s", r.Discrepancies, r.ByKind, r.Error)
+		}
+		fmt.Fprintf(stdout, "reconcile at %s: %d envelopes, %d transfers, balanced %v: %s\n", r.At.Format(time.RFC3339), r.Envelopes, r.Transfers, r.Balanced, verdict)
+	}
 	for _, j := range st.Jobs {
 		fmt.Fprintf(stdout, "\njob %s: %s %s %s (%d/%d)", j.ID, j.Kind, j.Projection, j.State, j.Progress.Position, j.Progress.Total)
 		if j.Error != "" {

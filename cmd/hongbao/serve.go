@@ -29,22 +29,23 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	fs := newFlags("serve", serveSynopsis, stderr)
 	def := envelope.DefaultLimits()
 	var (
-		confFile  = fs.String("config", "nats.conf", "embedded NATS server configuration file; built-in defaults equal to the repository's nats.conf when the file is absent and the flag is not set")
-		dataDir   = fs.String("data", "./data", "data directory: JetStream (embedded server) under <data>/jetstream, read models under <data>/projections")
-		listen    = fs.String("listen", "", "client listen address of the embedded server (host:port), overriding nats.conf")
-		natsURL   = fs.String("nats-url", "", "connect to this NATS server instead of starting an embedded one")
-		creds     = fs.String("creds", "", "NATS credentials file for --nats-url")
-		name      = fs.String("name", "hongbao", "micro service name")
-		prefix    = fs.String("prefix", "hongbao", "subject prefix of the endpoints (hongbao.wrap, hongbao.open.<id>, ...)")
-		payTO     = fs.Duration("pay-timeout", def.PayTimeout, "an envelope not paid within this time is cancelled")
-		expiry    = fs.Duration("expiry", def.Expiry, "a live envelope expires this long after payment; the rest is refunded")
-		maxCount  = fs.Int("max-count", def.MaxCount, "most shares per envelope")
-		maxShare  = fs.Int64("max-share", def.MaxShare, "largest share in fen")
-		cacheSize = fs.Int("cache-size", 100_000, "envelopes kept in memory")
-		maxQueue  = fs.Int("max-queue", 20_000, "requests waiting per envelope before it answers busy")
-		replicas  = fs.Int("replicas", 1, "stream replicas (3 in a cluster)")
-		logLevel  = fs.String("log-level", "info", "log level: debug, info, warn, error")
-		grace     = fs.Duration("shutdown-grace", 15*time.Second, "how long a stop waits for requests in flight")
+		confFile   = fs.String("config", "nats.conf", "embedded NATS server configuration file; built-in defaults equal to the repository's nats.conf when the file is absent and the flag is not set")
+		dataDir    = fs.String("data", "./data", "data directory: JetStream (embedded server) under <data>/jetstream, read models under <data>/projections")
+		listen     = fs.String("listen", "", "client listen address of the embedded server (host:port), overriding nats.conf")
+		natsURL    = fs.String("nats-url", "", "connect to this NATS server instead of starting an embedded one")
+		creds      = fs.String("creds", "", "NATS credentials file for --nats-url")
+		name       = fs.String("name", "hongbao", "micro service name")
+		prefix     = fs.String("prefix", "hongbao", "subject prefix of the endpoints (hongbao.wrap, hongbao.open.<id>, ...)")
+		payTO      = fs.Duration("pay-timeout", def.PayTimeout, "an envelope not paid within this time is cancelled")
+		expiry     = fs.Duration("expiry", def.Expiry, "a live envelope expires this long after payment; the rest is refunded")
+		maxCount   = fs.Int("max-count", def.MaxCount, "most shares per envelope")
+		maxShare   = fs.Int64("max-share", def.MaxShare, "largest share in fen")
+		cacheSize  = fs.Int("cache-size", 100_000, "envelopes kept in memory")
+		maxQueue   = fs.Int("max-queue", 20_000, "requests waiting per envelope before it answers busy")
+		replicas   = fs.Int("replicas", 1, "stream replicas (3 in a cluster)")
+		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error")
+		grace      = fs.Duration("shutdown-grace", 15*time.Second, "how long a stop waits for requests in flight")
+		reconEvery = fs.Duration("reconcile-every", 10*time.Minute, "run the reconciler this often and report its last result in 'hongbao status' (0: never)")
 	)
 	if err := parse(fs, args); err != nil {
 		return err
@@ -89,7 +90,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 
 	inst, err := app.Start(ctx, nc, app.Config{
 		Service: service.Config{Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue},
-		DataDir: *dataDir, Replicas: *replicas, Logger: log,
+		DataDir: *dataDir, Replicas: *replicas, ReconcileEvery: *reconEvery, Logger: log,
 	})
 	if err != nil {
 		return err

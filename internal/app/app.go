@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,6 +20,7 @@ import (
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/reconcile"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -26,7 +29,10 @@ type Config struct {
 	Service  service.Config // Store, Timers and Projections/Dispatcher are filled in
 	DataDir  string         // read models under <DataDir>/projections; "" runs the service alone
 	Replicas int            // stream and bucket replicas; default 1
-	Logger   *slog.Logger
+	// ReconcileEvery runs the reconciler periodically (0: never); its last
+	// result shows in the status.
+	ReconcileEvery time.Duration
+	Logger         *slog.Logger
 }
 
 // App is a running instance.
@@ -36,8 +42,11 @@ type App struct {
 	Ledger     *ledger.Ledger
 	Dispatcher *dispatch.Dispatcher
 
-	stopDispatch context.CancelFunc
-	dispatchDone chan struct{}
+	Reconciler *reconcile.Periodic
+
+	bgCtx          context.Context
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 }
 
 // Start opens everything and starts serving.
@@ -76,13 +85,13 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 		if a.Dispatcher, err = dispatch.New(ctx, js, a.Views, a.Ledger, dispatch.Config{Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
 			return nil, err
 		}
-		dctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		a.stopDispatch, a.dispatchDone = cancel, make(chan struct{})
-		go func() {
-			defer close(a.dispatchDone)
-			_ = a.Dispatcher.Run(dctx)
-		}()
+		a.goBackground(ctx, func(ctx context.Context) { _ = a.Dispatcher.Run(ctx) })
 		svcCfg.Projections, svcCfg.Dispatcher = a.Views, a.Dispatcher
+	}
+	if cfg.ReconcileEvery > 0 {
+		a.Reconciler = reconcile.NewPeriodic(js, cfg.ReconcileEvery, cfg.Logger)
+		a.goBackground(ctx, a.Reconciler.Run)
+		svcCfg.Reconciler = a.Reconciler
 	}
 	svc, err := service.New(ctx, nc, svcCfg)
 	if err != nil {
@@ -95,6 +104,20 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 	return a, nil
 }
 
+// goBackground runs f until Stop.
+func (a *App) goBackground(ctx context.Context, f func(context.Context)) {
+	if a.stopBackground == nil {
+		var bctx context.Context
+		bctx, a.stopBackground = context.WithCancel(context.WithoutCancel(ctx))
+		a.bgCtx = bctx
+	}
+	a.background.Add(1)
+	go func() {
+		defer a.background.Done()
+		f(a.bgCtx)
+	}()
+}
+
 // Stop stops taking requests, finishes those in flight, stops the
 // dispatcher and closes the read models (before the connection goes: the
 // projectors and the dispatcher read on it).
@@ -104,10 +127,10 @@ func (a *App) Stop(ctx context.Context) error {
 		errs = append(errs, a.Service.Stop(ctx))
 		a.Service = nil
 	}
-	if a.stopDispatch != nil {
-		a.stopDispatch()
-		<-a.dispatchDone
-		a.stopDispatch = nil
+	if a.stopBackground != nil {
+		a.stopBackground() // the dispatcher and the reconciler
+		a.background.Wait()
+		a.stopBackground = nil
 	}
 	if a.Views != nil {
 		if err := a.Views.Close(); err != nil {
