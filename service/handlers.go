@@ -171,21 +171,18 @@ func (s *Service) handleOpen(req micro.Request) {
 	if !ok {
 		return
 	}
-	// An ended envelope can answer from memory: no later event can change
-	// what this user gets.
-	answered := false
-	s.reg.get(id).read(func(st *envelope.Envelope) {
-		if st.Status == envelope.StatusFinished || st.Status == envelope.StatusExpired {
-			if res, err := st.Grab(body.User, s.cfg.Now()); err == nil {
-				r.respond(api.OpenReply{Status: res.Outcome.String(), Amount: res.Amount, Index: res.Index})
-				answered = true
-			}
-		}
-	})
-	if answered {
+	// Answers that no later event can change come from memory, ahead of
+	// the queue: an opener's own share, and exhausted or expired on an
+	// envelope that has ended.
+	if s.answerOpenFromMemory(r, s.reg.get(id), body.User) {
 		return
 	}
 	s.enqueue(r, id, func(e *entry) {
+		// Behind a hot envelope's queue most openers find it ended: answer
+		// them without a context or a decision.
+		if s.answerOpenFromMemory(r, e, body.User) {
+			return
+		}
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		var res envelope.Result
@@ -231,6 +228,41 @@ func (s *Service) handleGet(req micro.Request) {
 		}
 		return reply, err
 	})
+}
+
+// Replies that never vary, encoded once.
+var (
+	replyExhausted = []byte(`{"status":"exhausted"}`)
+	replyExpired   = []byte(`{"status":"expired"}`)
+)
+
+// answerOpenFromMemory answers an open from e's cached state when the
+// answer is final whatever happens next: the user's earlier share, or an
+// envelope that has finished or expired. It reports whether it answered.
+func (s *Service) answerOpenFromMemory(r replier, e *entry, user string) bool {
+	var reply []byte
+	var opened *api.OpenReply
+	e.read(func(st *envelope.Envelope) {
+		if sh, i, ok := st.Opened(user); ok {
+			opened = &api.OpenReply{Status: api.StatusAlreadyOpened, Amount: sh.Amount, Index: i}
+			return
+		}
+		switch st.Status {
+		case envelope.StatusFinished:
+			reply = replyExhausted
+		case envelope.StatusExpired:
+			reply = replyExpired
+		}
+	})
+	switch {
+	case opened != nil:
+		r.respond(*opened)
+	case reply != nil:
+		r.publish(&nats.Msg{Data: reply})
+	default:
+		return false
+	}
+	return true
 }
 
 // getFromAggregate answers get from the envelope's aggregate, through its
