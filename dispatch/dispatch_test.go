@@ -15,6 +15,7 @@ import (
 	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/outbox"
+	"github.com/hongbao/hongbao/reconcile"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -155,6 +156,19 @@ func TestDeliversEverything(t *testing.T) {
 	}
 	if total != 0 {
 		t.Fatalf("balances sum to %d", total)
+	}
+
+	// The reconciler proves it from the streams alone.
+	rep, err := reconcile.Run(context.Background(), h.Srv.JetStream(t), reconcile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rep.OK() || !rep.Balanced || rep.Money.Sum != 0 || rep.Envelopes != len(ids) {
+		t.Fatalf("reconcile: ok %v balanced %v sum %d envelopes %d: %v", rep.OK(), rep.Balanced, rep.Money.Sum, rep.Envelopes, rep.Discrepancies)
+	}
+	m := rep.Money
+	if m.PaidIn != m.PaidOutOpens+m.Refunded+m.InEscrow || m.External != -m.PaidIn || m.InEscrow != 0 || m.Refunded == 0 {
+		t.Fatalf("money does not add up: %+v", m)
 	}
 	h.ExpectError(h.Request("hongbao.wallet.bob.x", `{}`), "400", api.CodeBadRequest)
 }
