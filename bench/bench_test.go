@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/internal/natstest"
+	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -45,6 +46,7 @@ func tiny(t *testing.T) Config {
 	c.Grabs, c.GrabEnvelopes = 200, 10
 	c.Wraps = 50
 	c.StorageMsgs, c.StoragePend = 200, 32
+	c.RebuildEvents = 300
 	c.Timeout = time.Minute
 	c.ProgressInterval = 5 * time.Millisecond
 	return c
@@ -81,6 +83,9 @@ func checkResult(t *testing.T, res *Result, count int64) {
 
 func TestRunAll(t *testing.T) {
 	c := tiny(t)
+	// Rebuild, which waits for the dispatcher (one fsync per transfer at
+	// sync always), runs in TestRebuild and TestPreload.
+	c.Scenarios = []string{ScenarioSpread, ScenarioGrab, ScenarioWrap, ScenarioHot}
 	var progress syncBuffer
 	c.Progress = &progress
 	rep := run(t, c)
@@ -92,6 +97,9 @@ func TestRunAll(t *testing.T) {
 	checkResult(t, rep.Ceilings[CeilingTransport], 200)
 	checkResult(t, rep.Ceilings[CeilingTransportBurst], 200)
 	checkResult(t, rep.Ceilings[CeilingStorage], 200)
+	if rep.Rebuild != nil || rep.Preload != nil || rep.Ceilings[CeilingRead] != nil {
+		t.Errorf("rebuild %+v, preload %+v ran", rep.Rebuild, rep.Preload)
+	}
 
 	// 50 envelopes of 10 shares, 200 opens round-robin: 4 each, all open.
 	sp := rep.Scenarios[ScenarioSpread]
@@ -131,7 +139,10 @@ func TestRunAll(t *testing.T) {
 			t.Errorf("ratio %s = %v", k, ratios[k])
 		}
 	}
-	for _, k := range []string{"settings", "scenarios", "ceilings", "seconds"} {
+	if v, ok := ratios["rebuild_over_read"]; !ok || v != nil {
+		t.Errorf("rebuild_over_read = %v, want null", v)
+	}
+	for _, k := range []string{"settings", "scenarios", "ceilings", "seconds", "rebuild", "preload", "resources"} {
 		if _, ok := doc[k]; !ok {
 			t.Errorf("JSON without %s", k)
 		}
@@ -145,7 +156,8 @@ func TestRunAll(t *testing.T) {
 	if err := rep.WriteTable(&table); err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"spread", "grab", "wrap", "hot", "transport_burst", "storage", "spread / storage", "hot / transport_burst", "correct"} {
+	for _, want := range []string{"spread", "grab", "wrap", "hot", "transport_burst", "storage", "spread / storage", "hot / transport_burst", "correct",
+		"heap in use", "after setup"} {
 		if !strings.Contains(table.String(), want) {
 			t.Errorf("table without %q:\n%s", want, table.String())
 		}
@@ -195,8 +207,8 @@ func TestSyncDefaultAndFewOpeners(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if len(doc.Ratios) != 4 || doc.Ratios["spread_over_transport"] != nil {
-		t.Errorf("ratios in JSON %v: want all 4 keys, null when not measured", doc.Ratios)
+	if _, ok := doc.Ratios["rebuild_over_read"]; len(doc.Ratios) != 5 || doc.Ratios["spread_over_transport"] != nil || !ok || doc.Ratios["rebuild_over_read"] != nil {
+		t.Errorf("ratios in JSON %v: want all 5 keys, null when not measured", doc.Ratios)
 	}
 }
 
@@ -269,7 +281,7 @@ func TestTimeout(t *testing.T) {
 	c := tiny(t)
 	c.Scenarios = []string{ScenarioWrap}
 	c.Wraps = 1_000_000
-	c.Timeout = 300 * time.Millisecond
+	c.Timeout = 2 * time.Second // well past the start of the instance, even under -race on a busy machine
 	start := time.Now()
 	rep, err := Run(context.Background(), c)
 	if err == nil || !strings.Contains(err.Error(), "timed out") {
@@ -279,7 +291,7 @@ func TestTimeout(t *testing.T) {
 		t.Fatalf("want a partial wrap result, got %+v", rep)
 	}
 	if el := time.Since(start); el > 30*time.Second {
-		t.Fatalf("a 300ms run took %s", el)
+		t.Fatalf("a 2s run took %s", el)
 	}
 }
 
@@ -297,6 +309,13 @@ func TestValidate(t *testing.T) {
 		{"no scenario", func(c *Config) { c.Scenarios = nil }},
 		{"timeout", func(c *Config) { c.Timeout = 0 }},
 		{"prefix", func(c *Config) { c.Prefix = "a.>" }},
+		{"rebuild events", func(c *Config) { c.RebuildEvents = 0 }},
+		{"negative preload", func(c *Config) { c.Preload = -1 }},
+		{"rebuild core-only", func(c *Config) { c.CoreOnly = true }},
+		{"rebuild with url", func(c *Config) { c.NATSURL, c.Sync = "nats://127.0.0.1:1", "" }},
+		{"preload with url", func(c *Config) {
+			c.NATSURL, c.Sync, c.Scenarios, c.Preload = "nats://127.0.0.1:1", "", []string{ScenarioSpread}, 10
+		}},
 	}
 	for _, tc := range cases {
 		c := DefaultConfig()
@@ -313,10 +332,11 @@ func TestValidate(t *testing.T) {
 
 func TestParseScenarios(t *testing.T) {
 	for in, want := range map[string]string{
-		"all":         "spread,grab,wrap,hot",
+		"all":         "spread,grab,wrap,hot,rebuild",
 		"hot":         "hot",
 		"hot, spread": "spread,hot",
-		"wrap,all":    "spread,grab,wrap,hot",
+		"wrap,all":    "spread,grab,wrap,hot,rebuild",
+		"rebuild,hot": "hot,rebuild",
 	} {
 		got, err := ParseScenarios(in)
 		if err != nil || strings.Join(got, ",") != want {
@@ -325,6 +345,206 @@ func TestParseScenarios(t *testing.T) {
 	}
 	if _, err := ParseScenarios("spread,nope"); !errors.Is(err, ErrConfig) {
 		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+// TestSelectScenarios: "all" leaves rebuild out, with a note, where it
+// cannot run; named there, it is a configuration error.
+func TestSelectScenarios(t *testing.T) {
+	c := DefaultConfig()
+	if err := c.SelectScenarios("all"); err != nil || strings.Join(c.Scenarios, ",") != "spread,grab,wrap,hot,rebuild" || len(c.Notes) != 0 {
+		t.Fatalf("full instance: %v %v %v", c.Scenarios, c.Notes, err)
+	}
+	for _, edit := range []func(*Config){
+		func(c *Config) { c.CoreOnly = true },
+		func(c *Config) { c.NATSURL, c.Sync = "nats://127.0.0.1:1", "" },
+	} {
+		c := DefaultConfig()
+		edit(&c)
+		if err := c.SelectScenarios("all"); err != nil || strings.Join(c.Scenarios, ",") != "spread,grab,wrap,hot" || len(c.Notes) != 1 {
+			t.Fatalf("all: %v %v %v", c.Scenarios, c.Notes, err)
+		}
+		if err := c.Validate(); err != nil {
+			t.Fatalf("all without rebuild: %v", err)
+		}
+		c.Notes = nil
+		if err := c.SelectScenarios("hot,rebuild"); err != nil || strings.Join(c.Scenarios, ",") != "hot,rebuild" || len(c.Notes) != 0 {
+			t.Fatalf("named: %v %v %v", c.Scenarios, c.Notes, err)
+		}
+		if err := c.Validate(); !errors.Is(err, ErrConfig) || !strings.Contains(err.Error(), "rebuild") {
+			t.Fatalf("rebuild named without the full instance: Validate = %v", err)
+		}
+		if _, err := Run(context.Background(), c); !errors.Is(err, ErrConfig) {
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	if err := c.SelectScenarios("spread,lunch"); !errors.Is(err, ErrConfig) {
+		t.Errorf("unknown scenario: %v", err)
+	}
+}
+
+// checkRebuild asserts the rebuild scenario's results: a read of each
+// stream and a rebuild of each projection, all of it, correct, with its
+// x-read ratio.
+func checkRebuild(t *testing.T, rep *Report, events, ledgerEvents int64) {
+	t.Helper()
+	for name, want := range map[string]int64{CeilingRead: events, CeilingReadLedger: ledgerEvents} {
+		res := rep.Ceilings[name]
+		if res == nil || res.Count != want || res.Errors != 0 || !res.Correct || res.PerSecond <= 0 || res.Unit != "events" {
+			t.Fatalf("%s: %+v, want %d events", name, res, want)
+		}
+	}
+	for _, name := range projections.Names {
+		want := events
+		if name == "wallets" {
+			want = ledgerEvents
+		}
+		res := rep.Scenarios[rebuildPrefix+name]
+		if res == nil || res.Count != want || res.Errors != 0 || !res.Correct || res.PerSecond <= 0 {
+			t.Fatalf("rebuild %s: %+v, want %d events", name, res, want)
+		}
+		if x, ok := rep.Ratios.RebuildOverRead[name]; !ok || x <= 0 {
+			t.Errorf("x-read of %s: %v %v", name, x, ok)
+		}
+	}
+	if rep.Rebuild.Events != uint64(events) || rep.Rebuild.LedgerEvents != uint64(ledgerEvents) {
+		t.Errorf("rebuild report %+v", rep.Rebuild)
+	}
+}
+
+// TestRebuild runs rebuild alone: the stream is topped up through the
+// service to at least 120 events (10 envelopes of 10 shares, every share
+// opened: 12 events each), then every projection is rebuilt.
+func TestRebuild(t *testing.T) {
+	c := tiny(t)
+	c.Scenarios = []string{ScenarioRebuild}
+	c.RebuildEvents = 120
+	c.Sync = SyncDefault // the setup and the dispatcher fsync nothing: quicker
+	var progress syncBuffer
+	c.Progress = &progress
+	rep := run(t, c)
+
+	rb := rep.Rebuild
+	if rb == nil || rb.SetupEnvelopes != 10 || rb.SetupSeconds <= 0 {
+		t.Fatalf("rebuild report %+v", rb)
+	}
+	// ENVELOPES: 10 × (wrapped, paid, 10 opened). LEDGER: 10 funds and 100 opens.
+	checkRebuild(t, rep, 120, 110)
+	if !rep.AllCorrect() {
+		t.Error("AllCorrect is false")
+	}
+	for _, f := range []*Footprint{rep.Resources.AfterSetup, rep.Resources.End} {
+		if f == nil || f.HeapInuseMiB <= 0 || f.StoreMiB == nil || *f.StoreMiB <= 0 || f.ProjectionsMiB == nil || *f.ProjectionsMiB <= 0 {
+			t.Fatalf("footprint %+v", f)
+		}
+	}
+	if got := rep.Resources.End.StreamEvents["ENVELOPES"]; got != 120 {
+		t.Errorf("ENVELOPES at the end: %d", got)
+	}
+	if rep.Preload != nil || len(rep.Scenarios) != len(projections.Names) || len(rep.Ceilings) != 2 {
+		t.Errorf("preload %+v, scenarios %v, ceilings %v", rep.Preload, sortedKeys(rep.Scenarios), sortedKeys(rep.Ceilings))
+	}
+	for _, want := range []string{"rebuild setup: 10/10 envelopes in", "rebuild setup opens: 100/100 opens in", "rebuild catch-up: ", "read: 120/120 events in",
+		"rebuild_detail: 120/120 events in", "rebuild_outbox: 120/120 events in", "read_ledger: 110/110 events in", "rebuild_wallets: 110/110 events in"} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress without %q:\n%s", want, progress.String())
+		}
+	}
+
+	var out bytes.Buffer
+	if err := rep.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Ratios struct {
+			XRead map[string]float64 `json:"rebuild_over_read"`
+		} `json:"ratios"`
+		Rebuild struct {
+			Events uint64 `json:"events"`
+		} `json:"rebuild"`
+		Resources struct {
+			End struct {
+				Heap  float64 `json:"heap_inuse_mib"`
+				Store float64 `json:"store_mib"`
+			} `json:"end"`
+		} `json:"resources"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Ratios.XRead) != len(projections.Names) || doc.Rebuild.Events != 120 || doc.Resources.End.Heap <= 0 || doc.Resources.End.Store <= 0 {
+		t.Errorf("JSON: %+v", doc)
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"rebuild_users / read", "rebuild_wallets / read_ledger", "10 envelopes wrapped, paid and opened", "store"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table without %q:\n%s", want, table.String())
+		}
+	}
+}
+
+// TestPreload: 200 preloaded envelopes are 400 more events in ENVELOPES
+// before the setup, and the instance catches up with them; rebuild then
+// finds enough events (RebuildEvents 300) and sets nothing up. Core-only,
+// there is nothing to catch up.
+func TestPreload(t *testing.T) {
+	c := tiny(t)
+	c.Scenarios = []string{ScenarioHot, ScenarioRebuild}
+	c.HotCount, c.HotOpeners = 10, 50
+	c.Preload = 200
+	c.Sync = SyncDefault // the dispatcher's 200 fund transfers fsync nothing: quicker
+	var progress syncBuffer
+	c.Progress = &progress
+	rep := run(t, c)
+
+	p := rep.Preload
+	if p == nil || p.Envelopes != 200 || p.Events != 400 || p.StreamEvents != 400 || p.Errors != 0 || p.Seconds <= 0 || p.CatchUpSeconds == nil {
+		t.Fatalf("preload %+v", p)
+	}
+	checkResult(t, rep.Scenarios[ScenarioHot], 50)
+	// After the setup: the preload and the hot envelope's wrapped and
+	// paid; at the end also its 10 opens.
+	if got := rep.Resources.AfterSetup.StreamEvents["ENVELOPES"]; got != 402 {
+		t.Errorf("ENVELOPES after setup: %d", got)
+	}
+	if got := rep.Resources.End.StreamEvents["ENVELOPES"]; got != 412 {
+		t.Errorf("ENVELOPES at the end: %d", got)
+	}
+	// Rebuild waited for everything: 200+1 funds and 10 opens in LEDGER.
+	if rb := rep.Rebuild; rb == nil || rb.SetupEnvelopes != 0 || rb.SetupSeconds != 0 {
+		t.Fatalf("rebuild report %+v", rb)
+	}
+	checkRebuild(t, rep, 412, 211)
+	// The dispatcher funded every preloaded escrow before the setup.
+	if got := rep.Resources.AfterSetup.StreamEvents["LEDGER"]; got < 200 {
+		t.Errorf("LEDGER after setup: %d", got)
+	}
+	if rep.Settings.Preload != 200 {
+		t.Errorf("settings preload %d", rep.Settings.Preload)
+	}
+	if !strings.Contains(progress.String(), "preload: 400/400 events in") || !strings.Contains(progress.String(), "preload catch-up: ") {
+		t.Errorf("progress:\n%s", progress.String())
+	}
+	var table bytes.Buffer
+	if err := rep.WriteTable(&table); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(table.String(), "preload: 200 envelopes, 400 events") {
+		t.Errorf("table:\n%s", table.String())
+	}
+
+	c = tiny(t)
+	c.Scenarios, c.CoreOnly, c.Preload, c.Sync = []string{ScenarioHot}, true, 20, SyncDefault
+	c.HotCount, c.HotOpeners = 10, 20
+	rep = run(t, c)
+	if p := rep.Preload; p == nil || p.Events != 40 || p.CatchUpSeconds != nil {
+		t.Fatalf("core-only preload %+v", p)
+	}
+	if f := rep.Resources.End; f == nil || f.ProjectionsMiB == nil || *f.ProjectionsMiB != 0 {
+		t.Errorf("core-only footprint %+v", f)
 	}
 }
 

@@ -21,6 +21,16 @@
 //     distinct openers published all at once. The burst's wall time, and
 //     exactly HotCount opened (sharing the whole total), the rest
 //     exhausted, no errors.
+//   - rebuild (last; the embedded full instance only): when the scenarios
+//     before left ENVELOPES with fewer than [Config.RebuildEvents] events,
+//     envelopes are wrapped, paid and fully opened through the service
+//     first; then, once every read model has applied its stream's last
+//     event and the dispatcher has delivered the outbox, each projection
+//     is rebuilt from its whole stream into a new generation and swapped
+//     in (projections.Set.Rebuild). Events/s: the stream's last sequence
+//     over the call's time, one result per projection (rebuild_detail,
+//     rebuild_users, rebuild_outbox from ENVELOPES; rebuild_wallets from
+//     LEDGER).
 //
 // Ceilings:
 //
@@ -32,9 +42,20 @@
 //     flight, each to a subject of its own in the file stream BENCH_RAW
 //     with Nats-Expected-Last-Subject-Sequence 0, until every ack is in:
 //     the conditional append every open makes, without the service.
+//   - read, read_ledger: the whole ENVELOPES (LEDGER) stream through an
+//     ordered consumer with the projector's filter and pull size, nothing
+//     decoded.
 //
-// Ratios: spread/transport, spread/storage, grab/transport and the hot
-// burst's time over the no-op burst's.
+// Ratios: spread/transport, spread/storage, grab/transport, the hot
+// burst's time over the no-op burst's, and each rebuild over the read of
+// its stream (x-read).
+//
+// [Config.Preload] first publishes that many paid envelopes (Wrapped and
+// Paid decided by the aggregate) straight into ENVELOPES, with async
+// publishes, and waits for the read models and the dispatcher: the
+// scenarios then run against a bigger store. The report gives the
+// process's heap (server, service and clients share one process) and the
+// store directory's size after the setup and at the end.
 //
 // Every loop is bounded by its count and by [Config.Timeout]; every request
 // by [Config.RequestTimeout]. Latencies are recorded into pre-sized slices

@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -24,9 +25,16 @@ import (
 type Report struct {
 	Settings  Settings           `json:"settings"`
 	Scenarios map[string]*Result `json:"scenarios"` // by scenario name
-	Ceilings  map[string]*Result `json:"ceilings"`  // transport, transport_burst, storage
+	Ceilings  map[string]*Result `json:"ceilings"`  // transport, transport_burst, storage, read, read_ledger
 	Ratios    Ratios             `json:"ratios"`
-	Seconds   float64            `json:"seconds"` // the whole run, setup included
+	// Preload is what --preload wrote and the catch-up after it; null
+	// without a preload.
+	Preload *PreloadReport `json:"preload"`
+	// Rebuild describes the streams the rebuild scenario replayed; null
+	// when it did not run.
+	Rebuild   *RebuildReport `json:"rebuild"`
+	Resources Resources      `json:"resources"`
+	Seconds   float64        `json:"seconds"` // the whole run, setup included
 
 	setup map[string]float64 // setup seconds by scenario
 	start time.Time
@@ -35,7 +43,7 @@ type Report struct {
 // Result is one measured phase: a scenario or a ceiling.
 type Result struct {
 	Name string `json:"name"`
-	Unit string `json:"unit"` // what one operation is: opens, grabs, pairs, requests, msgs
+	Unit string `json:"unit"` // what one operation is: opens, grabs, pairs, requests, msgs, events
 	// Clients is the concurrency: clients each with one request
 	// outstanding; for bursts every request at once; for storage the
 	// publishes in flight.
@@ -116,6 +124,11 @@ type Ratios struct {
 	// burst's: how many times longer a burst on one envelope takes than
 	// the same burst with nothing behind it (higher is slower).
 	HotBurstOverTransportBurst *float64 `json:"hot_burst_time_over_transport_burst_time"`
+	// RebuildOverRead is, by projection, its rebuild's events/s ÷ a plain
+	// ordered-consumer read of its stream (x-read): read (ENVELOPES) for
+	// detail, users and outbox, read_ledger (LEDGER) for wallets. Null
+	// when rebuild did not run.
+	RebuildOverRead map[string]float64 `json:"rebuild_over_read"`
 }
 
 func (r *Report) computeRatios() {
@@ -133,6 +146,14 @@ func (r *Report) computeRatios() {
 	if hot, burst := sc[ScenarioHot], cl[CeilingTransportBurst]; hot != nil && burst != nil && burst.Seconds > 0 {
 		v := hot.Seconds / burst.Seconds
 		r.Ratios.HotBurstOverTransportBurst = &v
+	}
+	for _, name := range projections.Names {
+		if v := rate(sc[rebuildPrefix+name], cl[sourceOf(name).ceiling]); v != nil {
+			if r.Ratios.RebuildOverRead == nil {
+				r.Ratios.RebuildOverRead = map[string]float64{}
+			}
+			r.Ratios.RebuildOverRead[name] = *v
+		}
 	}
 	r.Seconds = time.Since(r.start).Seconds()
 }
@@ -166,6 +187,8 @@ type Settings struct {
 	StorageMsgs    int      `json:"storage_msgs"`
 	StorageInFly   int      `json:"storage_in_flight"`
 	StorageMsgSize int      `json:"storage_msg_size"`
+	RebuildEvents  int      `json:"rebuild_events"`
+	Preload        int      `json:"preload"`
 	RequestTimeout string   `json:"request_timeout"`
 	Timeout        string   `json:"timeout"`
 
@@ -177,6 +200,9 @@ type Settings struct {
 	HongbaoVersion    string `json:"hongbao_version"`
 	NATSServerVersion string `json:"nats_server_version,omitempty"` // embedded only
 	NATSGoVersion     string `json:"nats_go_version"`
+
+	// Notes say what the run left out and why.
+	Notes []string `json:"notes,omitempty"`
 }
 
 func newReport(c *Config, runID string) *Report {
@@ -188,7 +214,8 @@ func newReport(c *Config, runID string) *Report {
 		Envelopes: c.Envelopes, Opens: c.Opens, Count: c.Count, Total: c.Total,
 		HotCount: c.HotCount, HotOpeners: c.HotOpeners, Grabs: c.Grabs, GrabEnvelopes: c.GrabEnvelopes,
 		Wraps: c.Wraps, TransportOps: c.TransportOps, StorageMsgs: c.StorageMsgs, StorageInFly: c.StoragePend,
-		StorageMsgSize: c.StorageSize, RequestTimeout: c.RequestTimeout.String(), Timeout: c.Timeout.String(),
+		StorageMsgSize: c.StorageSize, RebuildEvents: c.RebuildEvents, Preload: c.Preload, Notes: c.Notes,
+		RequestTimeout: c.RequestTimeout.String(), Timeout: c.Timeout.String(),
 		GoVersion: gov, GOMAXPROCS: procs, NumCPU: cpus, OS: runtime.GOOS, Arch: runtime.GOARCH,
 		HongbaoVersion: service.Version, NATSGoVersion: nats.Version,
 	}
@@ -248,8 +275,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 		target = "embedded nats-server " + s.NATSServerVersion + " and a " + s.Instance + " instance, store in " + s.StoreParent
 	}
 	fmt.Fprintf(&b, "target %s; sync %s\n", target, sync)
-	fmt.Fprintf(&b, "%s %s/%s, GOMAXPROCS %d, %d CPUs; %d clients; %.1fs in all\n\n",
+	fmt.Fprintf(&b, "%s %s/%s, GOMAXPROCS %d, %d CPUs; %d clients; %.1fs in all\n",
 		s.GoVersion, s.OS, s.Arch, s.GOMAXPROCS, s.NumCPU, s.Clients, r.Seconds)
+	for _, n := range s.Notes {
+		fmt.Fprintf(&b, "note: %s\n", n)
+	}
+	b.WriteString("\n")
 
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	// The first column is padded by hand: tabwriter aligns every cell right.
@@ -266,13 +297,18 @@ func (r *Report) WriteTable(w io.Writer) error {
 			if !res.Correct {
 				check = "WRONG"
 			}
+			l := res.Latency
+			p50, p99, p999, pmax := "-", "-", "-", "-" // no per-operation latency (reads, rebuilds)
+			if l.Count > 0 {
+				p50, p99, p999, pmax = msString(l.P50), msString(l.P99), msString(l.P999), msString(l.Max)
+			}
 			fmt.Fprintf(tw, "%-*s\t%s\t%s\t%.2f\t%s %s/s\t%s\t%s\t%s\t%s\t%s\t\n",
 				nameWidth, "  "+res.Name, commas(res.Count), commas(res.Errors), res.Seconds, commas(int64(math.Round(res.PerSecond))), res.Unit,
-				msString(res.Latency.P50), msString(res.Latency.P99), msString(res.Latency.P999), msString(res.Latency.Max), check)
+				p50, p99, p999, pmax, check)
 		}
 	}
-	rows("scenarios", r.Scenarios, AllScenarios)
-	rows("ceilings", r.Ceilings, []string{CeilingTransport, CeilingStorage, CeilingTransportBurst})
+	rows("scenarios", r.Scenarios, resultOrder())
+	rows("ceilings", r.Ceilings, []string{CeilingTransport, CeilingStorage, CeilingTransportBurst, CeilingRead, CeilingReadLedger})
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -290,6 +326,52 @@ func (r *Report) WriteTable(w io.Writer) error {
 	ratio("spread / storage", r.Ratios.SpreadOverStorage, "opens/s ÷ raw conditional JetStream appends/s (each open is one)")
 	ratio("grab / transport", r.Ratios.GrabOverTransport, "grabs/s ÷ no-op requests/s")
 	ratio("hot / transport_burst", r.Ratios.HotBurstOverTransportBurst, "burst wall time ÷ no-op burst wall time (times slower)")
+	for _, name := range projections.Names {
+		src := sourceOf(name)
+		var v *float64
+		if x, ok := r.Ratios.RebuildOverRead[name]; ok {
+			v = &x
+		}
+		ratio(rebuildPrefix+name+" / "+src.ceiling, v, "rebuild events/s ÷ plain read of "+src.stream+" events/s (x-read)")
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	if p := r.Preload; p != nil {
+		catchUp := "-"
+		if p.CatchUpSeconds != nil {
+			catchUp = fmt.Sprintf("%.1fs", *p.CatchUpSeconds)
+		}
+		fmt.Fprintf(&b, "\npreload: %s envelopes, %s events in %.1fs (%s events/s), %s errors; ENVELOPES at seq %s; read models and dispatcher caught up in %s\n",
+			commas(int64(p.Envelopes)), commas(p.Events), p.Seconds, commas(int64(math.Round(p.EventsPerSecond))), commas(p.Errors),
+			commas(int64(p.StreamEvents)), catchUp)
+	}
+	if rb := r.Rebuild; rb != nil {
+		setup := "none needed"
+		if rb.SetupEnvelopes > 0 {
+			setup = fmt.Sprintf("%s envelopes wrapped, paid and opened in %.1fs", commas(int64(rb.SetupEnvelopes)), rb.SetupSeconds)
+		}
+		fmt.Fprintf(&b, "\nrebuild: ENVELOPES %s events, LEDGER %s events; setup: %s; caught up in %.1fs before measuring\n",
+			commas(int64(rb.Events)), commas(int64(rb.LedgerEvents)), setup, rb.CatchUpSeconds)
+	}
+
+	b.WriteString("\nresources (heap: the whole process — server, service and clients share it)\n")
+	tw = tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
+	const rowWidth = len("  after setup")
+	fmt.Fprintf(tw, "%-*s\theap in use\tGo sys\tRSS\tstore\tjetstream\tprojections\tENVELOPES\tLEDGER\t\n", rowWidth, "")
+	for _, row := range []struct {
+		name string
+		f    *Footprint
+	}{{"after setup", r.Resources.AfterSetup}, {"end", r.Resources.End}} {
+		if row.f == nil {
+			continue
+		}
+		f := row.f
+		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", rowWidth, "  "+row.name, mibString(&f.HeapInuseMiB), mibString(&f.SysMiB),
+			mibString(f.RSSMiB), mibString(f.StoreMiB), mibString(f.JetStreamMiB), mibString(f.ProjectionsMiB),
+			seqString(f.StreamEvents, envelopesSource().stream), seqString(f.StreamEvents, ledgerSource().stream))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -343,6 +425,39 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// resultOrder lists the scenarios' results in run order: a rebuild has
+// one result per projection.
+func resultOrder() []string {
+	var out []string
+	for _, s := range AllScenarios {
+		if s != ScenarioRebuild {
+			out = append(out, s)
+			continue
+		}
+		for _, name := range projections.Names {
+			out = append(out, rebuildPrefix+name)
+		}
+	}
+	return out
+}
+
+// mibString formats MiB, "-" for unknown.
+func mibString(v *float64) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f MiB", *v)
+}
+
+// seqString formats a stream's last sequence, "-" for unknown.
+func seqString(m map[string]uint64, stream string) string {
+	v, ok := m[stream]
+	if !ok {
+		return "-"
+	}
+	return commas(int64(v))
 }
 
 // msString formats milliseconds for people: 850µs, 12.3ms, 1.25s.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hongbao/hongbao/internal/app"
@@ -32,6 +33,9 @@ const (
 	ScenarioGrab   = "grab"
 	ScenarioWrap   = "wrap"
 	ScenarioHot    = "hot"
+	// ScenarioRebuild rebuilds every read model from its stream; it needs
+	// the embedded full instance and runs last.
+	ScenarioRebuild = "rebuild"
 )
 
 // Ceiling names.
@@ -39,6 +43,8 @@ const (
 	CeilingTransport      = "transport"
 	CeilingTransportBurst = "transport_burst"
 	CeilingStorage        = "storage"
+	CeilingRead           = "read"        // a plain ordered-consumer read of ENVELOPES
+	CeilingReadLedger     = "read_ledger" // the same of LEDGER
 )
 
 // Sync modes of the embedded server.
@@ -48,7 +54,7 @@ const (
 )
 
 // AllScenarios lists every scenario in run order.
-var AllScenarios = []string{ScenarioSpread, ScenarioGrab, ScenarioWrap, ScenarioHot}
+var AllScenarios = []string{ScenarioSpread, ScenarioGrab, ScenarioWrap, ScenarioHot, ScenarioRebuild}
 
 // ErrConfig is wrapped by every error of [Config.Validate] and
 // [ParseScenarios].
@@ -88,6 +94,17 @@ type Config struct {
 	StorageMsgs   int // storage: JetStream publishes
 	StoragePend   int // storage: async publishes in flight
 	StorageSize   int // storage: message size in bytes
+	// RebuildEvents is how many events ENVELOPES holds at least when the
+	// rebuild scenario measures: when the scenarios before it left fewer,
+	// it first wraps, pays and opens envelopes through the service.
+	RebuildEvents int
+	// Preload envelopes (Wrapped and Paid, decided by the aggregate) are
+	// published straight into ENVELOPES before any setup, and the read
+	// models and the dispatcher are waited for: the store a scenario then
+	// runs against is that much bigger. Embedded only.
+	Preload int
+	// Notes say what the run left out and why (see SelectScenarios).
+	Notes []string
 
 	RequestTimeout time.Duration // per request (and per burst after its last send)
 	Timeout        time.Duration // the whole run
@@ -121,6 +138,7 @@ func DefaultConfig() Config {
 		StorageMsgs:    20_000,
 		StoragePend:    256,
 		StorageSize:    200,
+		RebuildEvents:  20_000,
 		RequestTimeout: 30 * time.Second,
 		Timeout:        5 * time.Minute,
 	}
@@ -178,6 +196,12 @@ func (c *Config) Validate() error {
 		return bad("storage in flight %d: want >= 1", c.StoragePend)
 	case c.StorageSize < 1:
 		return bad("storage message size %d: want >= 1", c.StorageSize)
+	case c.has(ScenarioRebuild) && c.NATSURL != "":
+		return bad("scenario rebuild rebuilds the embedded instance's read models: not with a NATS URL")
+	case c.has(ScenarioRebuild) && c.CoreOnly:
+		return bad("scenario rebuild needs the read models: not with core-only")
+	case c.Preload > 0 && c.NATSURL != "":
+		return bad("preload writes straight into the embedded server's stream: not with a NATS URL")
 	}
 	for _, s := range c.Scenarios {
 		if !slices.Contains(AllScenarios, s) {
@@ -191,6 +215,7 @@ func (c *Config) Validate() error {
 	}{
 		{"envelopes", c.Envelopes}, {"opens", c.Opens}, {"hot openers", c.HotOpeners}, {"grabs", c.Grabs},
 		{"grab envelopes", c.GrabEnvelopes}, {"wraps", c.Wraps}, {"storage messages", c.StorageMsgs},
+		{"rebuild events", c.RebuildEvents},
 	} {
 		if n.v < 1 || n.v > most {
 			return bad("%s %d: want 1 to %d", n.name, n.v, most)
@@ -199,10 +224,39 @@ func (c *Config) Validate() error {
 	if c.TransportOps < 0 || c.TransportOps > most {
 		return bad("transport requests %d: want 0 (as many as opens) to %d", c.TransportOps, most)
 	}
+	if c.Preload < 0 || c.Preload > most {
+		return bad("preload %d: want 0 to %d", c.Preload, most)
+	}
 	return nil
 }
 
 func (c *Config) has(scenario string) bool { return slices.Contains(c.Scenarios, scenario) }
+
+// fullEmbedded reports whether the run has the embedded full instance (its
+// read models and dispatcher), which rebuild needs.
+func (c *Config) fullEmbedded() bool { return c.NATSURL == "" && !c.CoreOnly }
+
+// SelectScenarios sets c.Scenarios from a comma-separated list, parsed as
+// by ParseScenarios. A scenario this configuration cannot run (rebuild
+// without the embedded full instance: with CoreOnly or NATSURL) is dropped
+// when only "all" selected it, with a note in c.Notes; named explicitly,
+// it stays and Validate refuses it. Set NATSURL and CoreOnly first.
+func (c *Config) SelectScenarios(s string) error {
+	list, err := ParseScenarios(s)
+	if err != nil {
+		return err
+	}
+	explicit := false
+	for _, name := range strings.Split(s, ",") {
+		explicit = explicit || strings.TrimSpace(name) == ScenarioRebuild
+	}
+	if !explicit && !c.fullEmbedded() && slices.Contains(list, ScenarioRebuild) {
+		list = slices.DeleteFunc(list, func(n string) bool { return n == ScenarioRebuild })
+		c.Notes = append(c.Notes, "rebuild skipped: it rebuilds the embedded full instance's read models (not with core-only or a NATS URL)")
+	}
+	c.Scenarios = list
+	return nil
+}
 
 // Run runs the selected scenarios and the ceilings they are compared with,
 // all against one server, and returns the report. On a failure it returns
@@ -238,6 +292,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 
 	err = r.run(ctx)
+	r.rep.Resources.End = r.footprint(ctx)
 	r.rep.computeRatios()
 	if err != nil && ctx.Err() != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		err = fmt.Errorf("bench: timed out after %s: %w", cfg.Timeout, err)
@@ -257,7 +312,8 @@ type runner struct {
 	cfg   Config
 	runID string // makes request ids, users and subjects unique to the run
 	env   *env
-	nc    *nats.Conn // the clients' connection; never the service's
+	nc    *nats.Conn          // the clients' connection; never the service's
+	js    jetstream.JetStream // on nc, made by clientJS
 	prog  *progress
 	rep   *Report
 
@@ -271,6 +327,11 @@ type runner struct {
 func (r *runner) run(ctx context.Context) error {
 	c := &r.cfg
 	var err error
+	if c.Preload > 0 {
+		if err := r.preload(ctx); err != nil {
+			return err
+		}
+	}
 	if c.has(ScenarioSpread) {
 		if r.spreadIDs, r.rep.setup[ScenarioSpread], err = r.setupEnvelopes(ctx, "spread setup", "s", c.Envelopes, c.Count); err != nil {
 			return err
@@ -288,6 +349,7 @@ func (r *runner) run(ctx context.Context) error {
 		}
 		r.hotID = ids[0]
 	}
+	r.rep.Resources.AfterSetup = r.footprint(ctx)
 
 	needTransport := c.has(ScenarioSpread) || c.has(ScenarioGrab)
 	if needTransport || c.has(ScenarioHot) {
@@ -324,6 +386,11 @@ func (r *runner) run(ctx context.Context) error {
 			return err
 		}
 		if err := r.add(ctx, r.hot, true); err != nil {
+			return err
+		}
+	}
+	if c.has(ScenarioRebuild) {
+		if err := r.rebuild(ctx); err != nil {
 			return err
 		}
 	}

@@ -30,13 +30,30 @@ Scenarios (--scenario, comma-separated, or all):
   hot     one envelope of --hot-count shares, --hot-openers distinct users
           opening it all at once: wall time; exactly --hot-count opened, the
           rest exhausted, no errors (correct: true)
+  rebuild runs last, embedded full instance only (all skips it with a note
+          under --core-only or --nats-url; named, it is an error there):
+          tops ENVELOPES up to --rebuild-events events when the scenarios
+          before left fewer (envelopes wrapped, paid and fully opened
+          through the service), waits for the read models and the
+          dispatcher, then rebuilds each read model (detail, users, outbox
+          from ENVELOPES; wallets from LEDGER) into a new generation and
+          swaps it in: events/s
 Ceilings, run for the scenarios that need them:
   transport        no-op request/reply responder, driven like spread
   transport_burst  the hot burst against the no-op responder
   storage          raw JetStream async publishes (--storage-in-flight in
                    flight), one subject each, expected-last-subject-seq 0
+  read             the whole ENVELOPES stream through an ordered consumer,
+                   nothing decoded (read_ledger: the same of LEDGER)
 Ratios: spread/transport, spread/storage, grab/transport,
-hot burst time / transport burst time.
+hot burst time / transport burst time, rebuild_<view>/read (x-read; wallets
+over read_ledger).
+
+--preload N first publishes N paid envelopes straight into ENVELOPES and
+waits for the instance to catch up, to measure against a bigger store. The
+report also gives the process's heap (server, service and clients share the
+one process) and the store directory's size (sum of its files), after the
+setup and at the end.
 
 Progress goes to stderr once a second (rewritten in place on a terminal;
 --quiet for none); the report goes to stdout, a table or --json.`
@@ -50,7 +67,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		prefix    = fs.String("prefix", def.Prefix, "subject prefix of the service")
 		syncMode  = fs.String("sync", def.Sync, "embedded server's JetStream fsync: always (before every ack, as nats.conf) or default (JetStream's 2 minute interval); not with --nats-url")
 		dir       = fs.String("dir", "", "parent of the embedded server's temporary store directory (the disk measured); default the system temporary directory")
-		scenarios = fs.String("scenario", "all", "scenarios to run: spread, grab, wrap, hot (comma-separated) or all")
+		scenarios = fs.String("scenario", "all", "scenarios to run: spread, grab, wrap, hot, rebuild (comma-separated) or all")
 		clients   = fs.Int("clients", def.Clients, "concurrent clients, each with one request outstanding (spread, grab, wrap, transport)")
 		envs      = fs.Int("envelopes", def.Envelopes, "spread: envelopes set up")
 		opens     = fs.Int("opens", def.Opens, "spread: opens, round-robin over the envelopes, each by a distinct user")
@@ -65,6 +82,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		stMsgs    = fs.Int("storage-msgs", def.StorageMsgs, "storage: JetStream publishes")
 		stPend    = fs.Int("storage-in-flight", def.StoragePend, "storage: async publishes in flight")
 		stSize    = fs.Int("storage-size", def.StorageSize, "storage: message size in bytes")
+		rbEvents  = fs.Int("rebuild-events", def.RebuildEvents, "rebuild: events ENVELOPES holds at least when the rebuilds are measured (topped up through the service when the scenarios before left fewer)")
+		preload   = fs.Int("preload", def.Preload, "embedded: before any setup, publish this many paid envelopes (lucky, 10 shares, 1000 fen, sender \"preload\") straight into ENVELOPES, 4,096 async publishes in flight, then wait until the read models and the dispatcher have caught up; with --sync always every message is fsynced, so a big preload is slow (raise --timeout too)")
 		reqTO     = fs.Duration("request-timeout", def.RequestTimeout, "timeout of one request (and of a burst after its last send)")
 		timeout   = fs.Duration("timeout", def.Timeout, "bound of the whole run")
 		jsonOut   = fs.Bool("json", false, "print one JSON document with every figure instead of the table")
@@ -89,14 +108,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 		cfg.Sync = ""
 	}
-	if cfg.Scenarios, err = bench.ParseScenarios(*scenarios); err != nil {
+	cfg.CoreOnly = *coreOnly
+	if err := cfg.SelectScenarios(*scenarios); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
+	}
+	for _, n := range cfg.Notes {
+		fmt.Fprintf(stderr, "hongbao bench: note: %s\n", n)
 	}
 	cfg.Clients, cfg.Envelopes, cfg.Opens, cfg.Count, cfg.Total = *clients, *envs, *opens, *count, *total
 	cfg.HotCount, cfg.HotOpeners, cfg.Grabs, cfg.GrabEnvelopes, cfg.Wraps = *hotCount, *hotOpen, *grabs, *grabEnvs, *wraps
 	cfg.TransportOps, cfg.StorageMsgs, cfg.StoragePend, cfg.StorageSize = *transport, *stMsgs, *stPend, *stSize
+	cfg.RebuildEvents, cfg.Preload = *rbEvents, *preload
 	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = *reqTO, *timeout, log
-	cfg.CoreOnly = *coreOnly
 	if !*quiet {
 		cfg.Progress, cfg.ProgressInPlace = stderr, benchIsTerminal(stderr)
 	}
