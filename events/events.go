@@ -224,8 +224,23 @@ func Encode(e Event) ([]byte, error) {
 	return json.Marshal(wire{Type: e.Type, V: Version, EnvelopeID: e.EnvelopeID, At: e.At.UTC(), Data: data})
 }
 
-// Decode parses and validates one event.
+// Decode parses and validates one event, strictly (package invariant 2).
+//
+// Events as Encode writes them take a fast path of one pass without
+// reflection (decodeFast); anything else, including every input that is an
+// error, goes through the strict decoder (decodeStrict), which words the
+// errors. Both accept and return exactly the same: FuzzDecodeMatchesStrict
+// checks it.
 func Decode(b []byte) (Event, error) {
+	if e, ok := decodeFast(b); ok {
+		return e, nil
+	}
+	return decodeStrict(b)
+}
+
+// decodeStrict is the reference decoder: encoding/json with unknown fields
+// disallowed, the wrapper first, then the payload of its type.
+func decodeStrict(b []byte) (Event, error) {
 	var w wire
 	if err := strict(b, &w); err != nil {
 		return Event{}, fmt.Errorf("%w: %v", ErrMalformed, err)

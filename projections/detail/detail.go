@@ -1,6 +1,7 @@
 package detail
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strconv"
@@ -48,19 +49,31 @@ type openRow struct {
 	Seq    uint64    `json:"seq"`
 }
 
-func summaryKey(id string) []byte         { return projector.Key("d/e/", id) }
-func openKey(id string, index int) []byte { return projector.Key("d/o/", id, uint32(index)) }
+// The keys are projector.Key("d/e/", id) and projector.Key("d/o/", id,
+// uint32(index)), built without boxing their parts.
+
+func summaryKey(id string) []byte {
+	return append(append(make([]byte, 0, 4+len(id)), "d/e/"...), id...)
+}
+
+func openKey(id string, index int) []byte {
+	k := append(append(make([]byte, 0, 4+len(id)+4), "d/o/"...), id...)
+	return binary.BigEndian.AppendUint32(k, uint32(index))
+}
 
 // Apply projects one event.
-func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
+func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
 	var s summary
-	found, err := projector.GetJSON(b, summaryKey(id), &s)
-	if err != nil {
-		return err
-	}
-	if !found && rec.Event.Type != events.TypeWrapped {
-		return fmt.Errorf("detail: %s for unknown envelope %s", rec.Event.Type, id)
+	if rec.Event.Type != events.TypeWrapped { // Wrapped writes it afresh: no need to read it
+		var found bool
+		var err error
+		if s, found, err = projector.Get[summary](tx, summaryKey(id)); err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("detail: %s for unknown envelope %s", rec.Event.Type, id)
+		}
 	}
 	switch d := rec.Event.Data.(type) {
 	case events.Wrapped:
@@ -74,7 +87,7 @@ func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
 		if d.Index != s.OpenedCount+1 {
 			return fmt.Errorf("detail: %s open #%d after %d opens", id, d.Index, s.OpenedCount)
 		}
-		if err := projector.SetJSON(b, openKey(id, d.Index), openRow{User: d.User, Amount: d.Amount, At: rec.Event.At, Seq: rec.Seq}); err != nil {
+		if err := projector.Set(tx, openKey(id, d.Index), openRow{User: d.User, Amount: d.Amount, At: rec.Event.At, Seq: rec.Seq}); err != nil {
 			return err
 		}
 		s.OpenedCount++
@@ -89,7 +102,7 @@ func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
 		s.State, s.Refunded = api.StateExpired, d.Refund
 	}
 	s.LastSeq = rec.Seq
-	return projector.SetJSON(b, summaryKey(id), s)
+	return projector.Set(tx, summaryKey(id), s)
 }
 
 // Get renders the details of envelope id, opens from the cursor on (empty:
@@ -150,4 +163,62 @@ func formatTime(t time.Time) string {
 		return ""
 	}
 	return t.UTC().Format(api.TimeFormat)
+}
+
+// AppendJSON encodes s as json.Marshal does (projector.JSONAppender).
+func (s summary) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"sender":`...)
+	b = projector.AppendJSONString(b, s.Sender)
+	b = append(b, `,"kind":`...)
+	b = projector.AppendJSONString(b, s.Kind)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, s.Total, 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(s.Count), 10)
+	if s.Greeting != "" {
+		b = append(b, `,"greeting":`...)
+		b = projector.AppendJSONString(b, s.Greeting)
+	}
+	b = append(b, `,"state":`...)
+	b = projector.AppendJSONString(b, s.State)
+	b = append(b, `,"opened_count":`...)
+	b = strconv.AppendInt(b, int64(s.OpenedCount), 10)
+	b = append(b, `,"opened_total":`...)
+	b = strconv.AppendInt(b, s.OpenedTotal, 10)
+	b = append(b, `,"refunded":`...)
+	b = strconv.AppendInt(b, s.Refunded, 10)
+	b = append(b, `,"created_at":`...)
+	b, err := projector.AppendJSONTime(b, s.CreatedAt)
+	if err != nil {
+		return b, err
+	}
+	if !s.ExpiresAt.IsZero() {
+		b = append(b, `,"expires_at":`...)
+		if b, err = projector.AppendJSONTime(b, s.ExpiresAt); err != nil {
+			return b, err
+		}
+	}
+	b = append(b, `,"best_index":`...)
+	b = strconv.AppendInt(b, int64(s.BestIndex), 10)
+	b = append(b, `,"best_amount":`...)
+	b = strconv.AppendInt(b, s.BestAmount, 10)
+	b = append(b, `,"last_seq":`...)
+	b = strconv.AppendUint(b, s.LastSeq, 10)
+	return append(b, '}'), nil
+}
+
+// AppendJSON encodes o as json.Marshal does (projector.JSONAppender).
+func (o openRow) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"user":`...)
+	b = projector.AppendJSONString(b, o.User)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, o.Amount, 10)
+	b = append(b, `,"at":`...)
+	b, err := projector.AppendJSONTime(b, o.At)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, o.Seq, 10)
+	return append(b, '}'), nil
 }

@@ -1,7 +1,13 @@
 package outbox
 
 import (
+	"encoding"
+	"encoding/binary"
+	"encoding/json"
+	"fmt"
+	"reflect"
 	"strconv"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -27,15 +33,32 @@ var _ projector.Projection = Projection{}
 func (Projection) Name() string { return "outbox" }
 
 // senders remembers who wrapped an envelope, for its refund.
-func senderKey(id string) []byte { return projector.Key("o/s/", id) }
+// The keys are projector.Key("o/s/", id), projector.Key("o/t/", id) and
+// projector.Key("o/q/", seq), built without boxing their parts.
 
-func transferKey(id string) []byte { return projector.Key("o/t/", id) }
+func senderKey(id string) []byte { return prefixed("o/s/", id) }
 
-func queueKey(seq uint64) []byte { return projector.Key("o/q/", seq) }
+func transferKey(id string) []byte { return prefixed("o/t/", id) }
+
+func queueKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 4+8), "o/q/"...), seq)
+}
+
+func prefixed(prefix, id string) []byte {
+	return append(append(make([]byte, 0, len(prefix)+len(id)), prefix...), id...)
+}
 
 // TransfersOf returns the transfers an event implies (sender is the
 // envelope's sender, needed for refunds).
 func TransfersOf(rec events.Record, sender string) []Transfer {
+	if t, ok := transferOf(rec, sender); ok {
+		return []Transfer{t}
+	}
+	return nil
+}
+
+// transferOf is the transfer an event implies, if any (at most one).
+func transferOf(rec events.Record, sender string) (Transfer, bool) {
 	id := rec.Event.EnvelopeID
 	t := Transfer{Seq: rec.Seq, Transfer: ledger.Transfer{EnvelopeID: id, At: rec.Event.At}}
 	switch d := rec.Event.Data.(type) {
@@ -46,40 +69,41 @@ func TransfersOf(rec events.Record, sender string) []Transfer {
 		t.Debit, t.Credit, t.User = ledger.EscrowAccount(id), ledger.WalletAccount(d.User), d.User
 	case events.Expired:
 		if d.Refund == 0 {
-			return nil
+			return Transfer{}, false
 		}
 		t.ID, t.Kind, t.Amount = "refund:"+id, ledger.KindRefund, d.Refund
 		t.Debit, t.Credit, t.User = ledger.EscrowAccount(id), ledger.WalletAccount(sender), sender
 	default:
-		return nil
+		return Transfer{}, false
 	}
-	return []Transfer{t}
+	return t, true
 }
 
 // Apply projects one event.
-func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
+func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
 	if w, ok := rec.Event.Data.(events.Wrapped); ok {
-		return b.Set(senderKey(id), []byte(w.Sender), nil)
+		return tx.SetRaw(senderKey(id), []byte(w.Sender))
 	}
 	var sender string
 	if _, ok := rec.Event.Data.(events.Expired); ok {
-		v, closer, err := b.Get(senderKey(id))
+		v, found, err := tx.GetRaw(senderKey(id))
 		if err != nil {
 			return err
 		}
+		if !found {
+			return fmt.Errorf("outbox: %s for unknown envelope %s: %w", rec.Event.Type, id, pebble.ErrNotFound)
+		}
 		sender = string(v)
-		closer.Close()
 	}
-	for _, t := range TransfersOf(rec, sender) {
-		if err := projector.SetJSON(b, transferKey(t.ID), t); err != nil {
-			return err
-		}
-		if err := b.Set(queueKey(rec.Seq), []byte(t.ID), nil); err != nil {
-			return err
-		}
+	t, ok := transferOf(rec, sender)
+	if !ok {
+		return nil
 	}
-	return nil
+	if err := projector.Set(tx, transferKey(t.ID), t); err != nil {
+		return err
+	}
+	return tx.SetRaw(queueKey(rec.Seq), []byte(t.ID))
 }
 
 // List returns up to limit transfers in stream order after the stream
@@ -110,3 +134,65 @@ func Get(r pebble.Reader, id string) (Transfer, bool, error) {
 	found, err := projector.GetJSON(r, transferKey(id), &t)
 	return t, found, err
 }
+
+// AppendJSON encodes t as json.Marshal does (projector.JSONAppender). It
+// writes ledger.Transfer's fields as they are today; should that type
+// change, it falls back to json.Marshal (and TestRowsJSON fails until it is
+// brought up to date).
+func (t Transfer) AppendJSON(b []byte) ([]byte, error) {
+	if !transferFieldsKnown {
+		j, err := json.Marshal(t)
+		return append(b, j...), err
+	}
+	b = append(b, `{"id":`...)
+	b = projector.AppendJSONString(b, t.ID)
+	b = append(b, `,"kind":`...)
+	b = projector.AppendJSONString(b, t.Kind)
+	b = append(b, `,"envelope_id":`...)
+	b = projector.AppendJSONString(b, t.EnvelopeID)
+	b = append(b, `,"debit":`...)
+	b = projector.AppendJSONString(b, t.Debit)
+	b = append(b, `,"credit":`...)
+	b = projector.AppendJSONString(b, t.Credit)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, t.Amount, 10)
+	b = append(b, `,"at":`...)
+	b, err := projector.AppendJSONTime(b, t.At)
+	if err != nil {
+		return b, err
+	}
+	if t.User != "" {
+		b = append(b, `,"user":`...)
+		b = projector.AppendJSONString(b, t.User)
+	}
+	b = append(b, `,"seq":`...)
+	b = strconv.AppendUint(b, t.Seq, 10)
+	return append(b, '}'), nil
+}
+
+// transferFieldsKnown: ledger.Transfer is what Transfer.AppendJSON writes.
+var transferFieldsKnown = func() bool {
+	typ := reflect.TypeFor[ledger.Transfer]()
+	want := []struct {
+		name, tag string
+		typ       reflect.Type
+	}{
+		{"ID", `json:"id"`, reflect.TypeFor[string]()},
+		{"Kind", `json:"kind"`, reflect.TypeFor[string]()},
+		{"EnvelopeID", `json:"envelope_id"`, reflect.TypeFor[string]()},
+		{"Debit", `json:"debit"`, reflect.TypeFor[string]()},
+		{"Credit", `json:"credit"`, reflect.TypeFor[string]()},
+		{"Amount", `json:"amount"`, reflect.TypeFor[int64]()},
+		{"At", `json:"at"`, reflect.TypeFor[time.Time]()},
+	}
+	if typ.NumField() != len(want) || reflect.PointerTo(typ).Implements(reflect.TypeFor[json.Marshaler]()) ||
+		reflect.PointerTo(typ).Implements(reflect.TypeFor[encoding.TextMarshaler]()) {
+		return false
+	}
+	for i, w := range want {
+		if f := typ.Field(i); f.Name != w.name || string(f.Tag) != w.tag || f.Type != w.typ {
+			return false
+		}
+	}
+	return true
+}()

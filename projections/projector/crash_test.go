@@ -49,9 +49,14 @@ type crashMode int
 const (
 	// crashAtStart clones right after the projector starts.
 	crashAtStart crashMode = iota
-	// crashInsideBatch clones from inside Apply of event at: the batch in
-	// memory holds events up to at-1 and has not been committed.
+	// crashInsideBatch clones from inside Apply of event at, once the
+	// batches before it are durable: the batch in memory holds events up to
+	// at-1 and has not been committed, and nothing is committing.
 	crashInsideBatch
+	// crashInsideBatchCommitting clones from inside Apply of event at at
+	// once: the batches before it may still be on their way into the
+	// database or to disk (the projector builds the next batch meanwhile).
+	crashInsideBatchCommitting
 	// crashRunning clones from the test goroutine, concurrently with the
 	// projector (and the flusher), once Applied() has reached at.
 	crashRunning
@@ -73,6 +78,8 @@ func crashCases(last uint64) []crashCase {
 		{"between-batches/unsynced-0", crashBetweenBatches, last/5 + 3, 0},
 		{"inside-batch/unsynced-0", crashInsideBatch, last/3 + 1, 0},
 		{"inside-batch/unsynced-50", crashInsideBatch, last/2 + 2, 50},
+		{"inside-batch-committing/unsynced-0", crashInsideBatchCommitting, last/4 + 5, 0},
+		{"inside-batch-committing/unsynced-50", crashInsideBatchCommitting, last*3/5 + 1, 50},
 		{"running/unsynced-0", crashRunning, last * 2 / 3, 0},
 		{"running/unsynced-50", crashRunning, last * 3 / 4, 50},
 	}
@@ -92,7 +99,11 @@ func crashCases(last uint64) []crashCase {
 //
 //  1. the checkpoint lies between what the projector had reported applied
 //     before the crash (reported means durable) and where it stopped;
-//     inside a batch and between batches it is exactly the last reported;
+//     inside a batch (once the batches before it are durable) and between
+//     batches it is exactly the last reported; inside a batch while the
+//     batches before it may still be committing (the projector commits a
+//     batch while it applies the next), it is before the event being
+//     applied;
 //  2. the database is exactly the projection built from scratch to that
 //     checkpoint (with other batch boundaries): a batch is there whole with
 //     its checkpoint, or not at all;
@@ -131,11 +142,11 @@ type crashHook struct {
 	fire func()
 }
 
-func (h *crashHook) Apply(b *pebble.Batch, rec events.Record) error {
+func (h *crashHook) Apply(tx *projector.Tx, rec events.Record) error {
 	if h.fire != nil && rec.Seq == h.at {
 		h.once.Do(h.fire)
 	}
-	return h.Projection.Apply(b, rec)
+	return h.Projection.Apply(tx, rec)
 }
 
 // crashImage is the file system as one crash left it, and what the
@@ -165,7 +176,17 @@ func crashRun(t *testing.T, js jetstream.JetStream, proj projector.Projection, c
 		before := p.Applied()
 		images = append(images, crashImage{fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: c.unsynced, RNG: rng}), before})
 	}
-	if c.mode == crashInsideBatch {
+	switch c.mode {
+	case crashInsideBatch:
+		hook.fire = func() {
+			defer close(fired)
+			if err := crashSettle(db, p, c.at); err != nil {
+				t.Error(err)
+				return
+			}
+			crash()
+		}
+	case crashInsideBatchCommitting:
 		hook.fire = func() { crash(); close(fired) }
 	}
 
@@ -221,7 +242,7 @@ func crashRun(t *testing.T, js jetstream.JetStream, proj projector.Projection, c
 			}
 			time.Sleep(crashRunningGap)
 		}
-	case crashInsideBatch:
+	case crashInsideBatch, crashInsideBatchCommitting:
 		select {
 		case <-fired:
 		case <-time.After(crashTimeout):
@@ -246,6 +267,30 @@ func crashRun(t *testing.T, js jetstream.JetStream, proj projector.Projection, c
 	}
 }
 
+// crashSettle waits, from inside Apply of event at, until the batches
+// before it are durable. The projector commits batches on other goroutines
+// while it applies the next: the last batch handed over (ending at
+// at-crashBatch or later, since the batch being built holds fewer events)
+// becomes visible in the database, then durable (Applied).
+func crashSettle(db *pebble.DB, p *projector.Projector, at uint64) error {
+	deadline := time.Now().Add(crashTimeout)
+	for {
+		visible, err := projector.Checkpoint(db)
+		if err != nil {
+			return err
+		}
+		if visible+crashBatch >= at {
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			return p.WaitFor(ctx, visible)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("inside the batch of %d, the batch before is not committed within %s (visible checkpoint %d)", at, crashTimeout, visible)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
+
 // crashCheck reopens a crash image and checks it (1, 2, 3 of
 // TestCrashExactlyOnce).
 func crashCheck(t *testing.T, js jetstream.JetStream, proj projector.Projection, c crashCase, img crashImage, stopped, last uint64, full *pebble.DB) {
@@ -264,6 +309,10 @@ func crashCheck(t *testing.T, js jetstream.JetStream, proj projector.Projection,
 	case crashInsideBatch, crashBetweenBatches:
 		if cp != img.before {
 			t.Fatalf("checkpoint %d after a crash with %d durably applied and nothing committing", cp, img.before)
+		}
+	case crashInsideBatchCommitting:
+		if cp < img.before || cp >= c.at {
+			t.Fatalf("checkpoint %d outside [%d reported before the crash, %d before the event being applied]", cp, img.before, c.at-1)
 		}
 	default:
 		if cp < img.before || cp > stopped {

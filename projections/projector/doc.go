@@ -2,19 +2,39 @@
 // Pebble database fed from the ENVELOPES stream by an ordered consumer that
 // starts after the database's checkpoint.
 //
+// Projections read and write rows through a Tx, the batch being built:
+// Get and Set for JSON rows of any type, GetRaw and SetRaw for rows stored
+// as they are. The Tx keeps every row it has read or written decoded until
+// the batch is committed, so a row that many events of a batch change
+// (a summary, a user's totals) is decoded at most once and encoded once
+// per batch. Row types may implement JSONAppender to be encoded without
+// reflection (byte for byte as json.Marshal; rowtest checks it).
+//
+// A projector is a pipeline (see consume): one goroutine reads the
+// messages and decodes the events, one applies them to the Tx, one encodes
+// each finished batch with its checkpoint and applies it to the database,
+// and one waits for the batches' WAL syncs and publishes their checkpoints.
+// Applying the next batch overlaps committing this one and waiting for the
+// disk; the Tx serves the rows of the batch being committed until they are
+// in the database.
+//
 // Invariants this package keeps (I6 rests on them):
 //
-//  1. Exactly-once application. The events of a batch and the checkpoint
-//     (the stream sequence of the batch's last event) are written in one
-//     Pebble batch committed with Sync. After a crash the database holds
-//     either the whole batch and its checkpoint or neither, and the
-//     consumer resumes after the checkpoint: no event is applied twice or
-//     skipped.
+//  1. Exactly-once application. The rows of a batch's events and the
+//     checkpoint (the stream sequence of the batch's last event) are
+//     written in one Pebble batch, applied with Sync; batches are applied
+//     one at a time, in order, and the WAL is synced in order. After a
+//     crash the database holds whole batches up to some checkpoint, each
+//     with its checkpoint, and nothing after it; the consumer resumes
+//     after the checkpoint: no event is applied twice or skipped.
 //  2. Order. Events are applied in stream order; the ordered consumer
-//     recreates itself on gaps, and a sequence at or below the checkpoint
-//     is refused (ErrOutOfOrder).
+//     recreates itself on gaps, and a sequence at or below the last one
+//     read (or the checkpoint) is refused (ErrOutOfOrder).
 //  3. Loud failure. An event that does not decode or does not apply stops
-//     the projector with the error; it is never skipped.
-//  4. Applied() only ever reports a sequence whose batch is durable, so
-//     WaitFor(seq) (read-your-writes) never answers from unsynced data.
+//     the projector with the error; it is never skipped, and nothing after
+//     it is applied. A batch whose WAL sync fails stops it too (its rows are
+//     visible already: resuming would apply its events twice).
+//  4. Applied() only ever reports a sequence whose batch is durable (its
+//     WAL sync done), so WaitFor(seq) (read-your-writes) never answers from
+//     data a crash could take back.
 package projector

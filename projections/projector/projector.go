@@ -25,30 +25,33 @@ var (
 )
 
 // Projection turns events into rows. Apply writes the rows for one event
-// into b, an indexed batch: reads through b see the batch's earlier writes.
+// through tx, which holds the batch being built: reads through tx see the
+// batch's earlier writes.
 type Projection interface {
 	Name() string
-	Apply(b *pebble.Batch, rec events.Record) error
+	Apply(tx *Tx, rec events.Record) error
 }
 
 // RawProjection is a projection of any stream: it decodes each message
 // itself.
 type RawProjection interface {
 	Name() string
-	ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error
+	ApplyMsg(tx *Tx, seq uint64, data []byte) error
 }
 
-// Events adapts a Projection of envelope events to a RawProjection.
+// Events adapts a Projection of envelope events to a RawProjection. A
+// projector given one decodes the events ahead of applying them, on its
+// reading goroutine.
 func Events(p Projection) RawProjection { return eventsProjection{p} }
 
 type eventsProjection struct{ Projection }
 
-func (p eventsProjection) ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error {
+func (p eventsProjection) ApplyMsg(tx *Tx, seq uint64, data []byte) error {
 	ev, err := events.Decode(data)
 	if err != nil {
 		return err
 	}
-	return p.Apply(b, events.Record{Seq: seq, Event: ev})
+	return p.Apply(tx, events.Record{Seq: seq, Event: ev})
 }
 
 // CheckpointKey holds the stream sequence of the last applied event. Every
@@ -65,10 +68,11 @@ type Config struct {
 
 // Projector feeds one Projection's database from the stream.
 type Projector struct {
-	cfg  Config
-	proj RawProjection
-	db   *pebble.DB
-	js   jetstream.JetStream
+	cfg    Config
+	proj   RawProjection
+	events Projection // proj's events, decoded on the reading goroutine (nil: raw)
+	db     *pebble.DB
+	js     jetstream.JetStream
 
 	applied atomic.Uint64
 	mu      sync.Mutex
@@ -110,6 +114,9 @@ func NewRaw(db *pebble.DB, proj RawProjection, js jetstream.JetStream, cfg Confi
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	p := &Projector{cfg: cfg, proj: proj, db: db, js: js, changed: make(chan struct{})}
+	if ep, ok := proj.(eventsProjection); ok {
+		p.events = ep.Projection
+	}
 	cp, err := Checkpoint(db)
 	if err != nil {
 		return nil, err
@@ -192,6 +199,9 @@ func (p *Projector) run(ctx context.Context, target uint64) error {
 		case errors.Is(err, ErrOutOfOrder), errors.Is(err, errApply):
 			p.cfg.Logger.Error("projection stopped: an event cannot be applied", "projection", p.Name(), "applied", p.Applied(), "err", err)
 			return err
+		case errors.Is(err, errSync):
+			p.cfg.Logger.Error("projection stopped: a batch did not become durable", "projection", p.Name(), "applied", p.Applied(), "err", err)
+			return err
 		}
 		p.cfg.Logger.Warn("projection consumer failed, restarting", "projection", p.Name(), "applied", p.Applied(), "err", err)
 		select {
@@ -203,14 +213,64 @@ func (p *Projector) run(ctx context.Context, target uint64) error {
 	}
 }
 
-var errApply = errors.New("projector: apply")
+var (
+	errApply = errors.New("projector: apply")
+	// errSync: a batch applied to the database did not become durable.
+	// Its rows are visible already, so resuming after the checkpoint
+	// would apply its events twice: the projector stops.
+	errSync = errors.New("projector: sync")
+)
+
+// The pipeline of consume, four goroutines:
+//
+//   - the reader takes messages from the consumer, checks their order and
+//     decodes them (events projections), and hands them over in order, in
+//     chunks, to the applier; at most pipelineChunks chunks of chunkItems
+//     messages are in flight, so reading runs at most that far ahead;
+//   - the applier (consume's own goroutine) applies them to a Tx and, at
+//     the end of each batch, hands the batch's rows over to the committer
+//     and goes on with the next batch, which reads the rows handed over
+//     until they are in the database (Tx);
+//   - the committer encodes the rows and the checkpoint into one Pebble
+//     batch and applies it with Sync but without waiting for the WAL sync
+//     (it is visible at once, as with a waiting commit), then tells the
+//     applier; the applier hands over the next batch only after that, so
+//     batches enter the database one at a time, in order;
+//   - the syncer waits for each batch's WAL sync, in order (at most
+//     maxSyncing batches wait), and only then publishes its checkpoint as
+//     applied (invariant 4).
+//
+// consume returns once the reader is stopped and every batch handed over
+// is durable and published, or has failed.
+const (
+	chunkItems     = 256
+	pipelineChunks = 4
+	maxSyncing     = 4
+)
+
+// item is one message read, decoded if the projection takes events.
+type item struct {
+	seq     uint64
+	pending uint64 // messages left in the stream after it when delivered
+	data    []byte // raw projections
+	rec     events.Record
+	err     error // the message does not decode: the projector stops
+}
+
+// chunk is messages in stream order, then perhaps the error that ended
+// reading.
+type chunk struct {
+	items []item
+	err   error
+}
 
 // consume reads from one ordered consumer until ctx ends, target is
 // reached (nil), or an error.
-func (p *Projector) consume(ctx context.Context, target uint64) error {
+func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{p.cfg.Filter}, DeliverPolicy: jetstream.DeliverAllPolicy}
-	if start := p.Applied() + 1; start > 1 {
-		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, start
+	after := p.Applied()
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
 	}
 	cons, err := p.js.OrderedConsumer(ctx, p.cfg.Stream, cfg)
 	if err != nil {
@@ -222,59 +282,279 @@ func (p *Projector) consume(ctx context.Context, target uint64) error {
 	}
 	defer msgs.Stop()
 
-	b := p.db.NewIndexedBatch()
-	defer func() { _ = b.Close() }()
+	full := make(chan *chunk, pipelineChunks)
+	free := make(chan *chunk, pipelineChunks+1)
+	for range pipelineChunks + 1 {
+		free <- &chunk{items: make([]item, 0, chunkItems)}
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	readerDone := make(chan struct{})
+	go func() {
+		defer close(readerDone)
+		p.read(rctx, msgs, after, target, full, free)
+	}()
+	// The reader is gone before msgs stops (deferred earlier).
+	defer func() {
+		cancel()
+		<-readerDone
+	}()
+
+	cm := p.startCommitter()
+	defer func() {
+		// A failed sync wins: batches are visible that are not durable.
+		if cerr := cm.stop(); cerr != nil && (err == nil || errors.Is(cerr, errSync)) {
+			err = cerr
+		}
+	}()
+
+	tx := newTx(p.db)
 	var last uint64
 	n := 0
 	for {
-		msg, err := msgs.Next(jetstream.NextContext(ctx))
-		if err != nil {
-			return err
+		var c *chunk
+		select {
+		case c = <-full:
+		case <-ctx.Done():
+			return ctx.Err()
 		}
-		meta, err := msg.Metadata()
-		if err != nil {
-			return err
-		}
-		seq := meta.Sequence.Stream
-		if seq <= p.Applied() || (last != 0 && seq <= last) {
-			return fmt.Errorf("%w: %s got %d after %d", ErrOutOfOrder, p.Name(), seq, max(last, p.Applied()))
-		}
-		if err := p.proj.ApplyMsg(b, seq, msg.Data()); err != nil {
-			return fmt.Errorf("%w: %s: seq %d: %w", errApply, p.Name(), seq, err)
-		}
-		last = seq
-		n++
-		if n >= p.cfg.BatchSize || meta.NumPending == 0 || (target > 0 && seq >= target) {
-			if err := p.commit(b, last); err != nil {
-				return err
+		for i := range c.items {
+			it := &c.items[i]
+			if it.err == nil {
+				if p.events != nil {
+					it.err = p.events.Apply(tx, it.rec)
+				} else {
+					it.err = p.proj.ApplyMsg(tx, it.seq, it.data)
+				}
 			}
-			b = p.db.NewIndexedBatch()
-			n = 0
-			if target > 0 && last >= target {
-				return nil
+			if it.err != nil {
+				return fmt.Errorf("%w: %s: seq %d: %w", errApply, p.Name(), it.seq, it.err)
+			}
+			last = it.seq
+			n++
+			if n >= p.cfg.BatchSize || it.pending == 0 || (target > 0 && it.seq >= target) {
+				if err := cm.commit(tx, last); err != nil {
+					return err
+				}
+				n = 0
+				if target > 0 && last >= target {
+					return nil // once durable: cm.stop waits
+				}
+			}
+		}
+		if c.err != nil {
+			return c.err
+		}
+		clear(c.items)
+		c.items = c.items[:0]
+		free <- c // never blocks: there are as many places as chunks
+	}
+}
+
+// read is consume's reading goroutine: it sends the messages after the
+// sequence after to full, in order, in chunks taken from free, until rctx
+// ends, target is reached, or reading fails: then the last chunk sent ends
+// with the error (or with the item that does not decode).
+func (p *Projector) read(rctx context.Context, msgs jetstream.MessagesContext, after, target uint64, full chan<- *chunk, free <-chan *chunk) {
+	var c *chunk
+	send := func() bool {
+		select {
+		case full <- c:
+			c = nil
+			return true
+		case <-rctx.Done():
+			return false
+		}
+	}
+	last := after
+	opts := []jetstream.NextOpt{jetstream.NextContext(rctx)} // made once: Next is called per message
+	for {
+		if c == nil {
+			select {
+			case c = <-free:
+			case <-rctx.Done():
+				return
+			}
+		}
+		it, err := p.next(msgs, opts, last)
+		if err != nil {
+			c.err = err
+			send()
+			return
+		}
+		last = it.seq
+		c.items = append(c.items, it)
+		switch {
+		case it.err != nil:
+			send() // nothing after it may be applied
+			return
+		case len(c.items) == cap(c.items) || it.pending == 0 || (target > 0 && it.seq >= target):
+			// Hand over at once whatever must be committed now.
+			if !send() {
+				return
 			}
 		}
 	}
 }
 
-// commit writes the batch with its checkpoint, durably, then publishes the
-// new applied sequence.
-func (p *Projector) commit(b *pebble.Batch, seq uint64) error {
-	var v [8]byte
-	binary.BigEndian.PutUint64(v[:], seq)
-	if err := b.Set(CheckpointKey, v[:], nil); err != nil {
+// next reads the message after the sequence last and decodes it.
+func (p *Projector) next(msgs jetstream.MessagesContext, opts []jetstream.NextOpt, last uint64) (item, error) {
+	msg, err := msgs.Next(opts...)
+	if err != nil {
+		return item{}, err
+	}
+	meta, err := msg.Metadata()
+	if err != nil {
+		return item{}, err
+	}
+	it := item{seq: meta.Sequence.Stream, pending: meta.NumPending}
+	if it.seq <= last {
+		return item{}, fmt.Errorf("%w: %s got %d after %d", ErrOutOfOrder, p.Name(), it.seq, last)
+	}
+	if p.events == nil {
+		it.data = msg.Data()
+		return it, nil
+	}
+	ev, err := events.Decode(msg.Data())
+	it.rec, it.err = events.Record{Seq: it.seq, Event: ev}, err
+	return it, nil
+}
+
+// committer is the committing and syncing goroutines of one consume.
+type committer struct {
+	p       *Projector
+	queue   chan handoff
+	visible chan error // one answer per batch handed over: in the database, or not
+	syncq   chan syncing
+	done    chan struct{}         // both goroutines are gone
+	synced  atomic.Pointer[error] // the first sync that failed
+	pending bool                  // a batch handed over awaits its answer (the applier's)
+}
+
+// handoff is the rows of a batch, to be committed with its checkpoint.
+type handoff struct {
+	rows *rowSet
+	seq  uint64
+}
+
+// syncing is a batch applied, awaiting its WAL sync.
+type syncing struct {
+	b   *pebble.Batch
+	seq uint64
+}
+
+func (p *Projector) startCommitter() *committer {
+	cm := &committer{p: p, queue: make(chan handoff, 1), visible: make(chan error, 1),
+		syncq: make(chan syncing, maxSyncing-1), done: make(chan struct{})}
+	synced := make(chan struct{})
+	go func() {
+		defer close(synced)
+		for s := range cm.syncq {
+			err := s.b.SyncWait()
+			_ = s.b.Close()
+			if err != nil && cm.synced.Load() == nil {
+				err = fmt.Errorf("%w: %s at %d: %w", errSync, p.Name(), s.seq, err)
+				cm.synced.Store(&err)
+			}
+			if cm.synced.Load() == nil {
+				p.publish(s.seq)
+			}
+		}
+	}()
+	go func() {
+		defer close(cm.done)
+		defer func() { <-synced }()
+		defer close(cm.syncq)
+		enc := newEncoder()
+		var failed error
+		for h := range cm.queue {
+			var b *pebble.Batch
+			if failed == nil {
+				b, failed = cm.apply(enc, h)
+			}
+			cm.visible <- failed
+			if b != nil {
+				cm.syncq <- syncing{b, h.seq}
+			}
+		}
+	}()
+	return cm
+}
+
+// apply writes the rows handed over and their checkpoint into one batch
+// and applies it with Sync, without waiting for the sync.
+func (cm *committer) apply(enc *encoder, h handoff) (*pebble.Batch, error) {
+	b := cm.p.db.NewBatchWithSize(enc.size) // about the size of the batch before
+	err := enc.write(h.rows, b)
+	if err == nil {
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], h.seq)
+		err = b.Set(CheckpointKey, v[:], nil)
+		enc.size = b.Len()
+	}
+	if err == nil {
+		// ApplyNoSyncWait is Commit(Sync) minus the wait for the WAL sync,
+		// which the syncer does (Batch.SyncWait). A batch is visible to
+		// readers before its sync either way, and the WAL is synced in
+		// order, so a crash leaves the batches up to some checkpoint, each
+		// whole.
+		err = cm.p.db.ApplyNoSyncWait(b, pebble.Sync)
+	}
+	if err != nil {
+		_ = b.Close()
+		return nil, fmt.Errorf("projector: commit %s at %d: %w", cm.p.Name(), h.seq, err)
+	}
+	return b, nil
+}
+
+// commit hands the batch tx holds over, with the checkpoint seq, once the
+// batch before is in the database. (Applier only.)
+func (cm *committer) commit(tx *Tx, seq uint64) error {
+	if err := cm.wait(tx); err != nil {
 		return err
 	}
-	if err := b.Commit(pebble.Sync); err != nil {
-		return fmt.Errorf("projector: commit %s at %d: %w", p.Name(), seq, err)
+	cm.queue <- handoff{tx.handOff(), seq}
+	cm.pending = true
+	return nil
+}
+
+// wait waits until the batch handed over last is in the database.
+func (cm *committer) wait(tx *Tx) error {
+	if cm.pending {
+		cm.pending = false
+		if err := <-cm.visible; err != nil {
+			return err
+		}
+		tx.visible()
 	}
-	_ = b.Close()
+	if err := cm.synced.Load(); err != nil {
+		return *err
+	}
+	return nil
+}
+
+// stop waits until every batch handed over is durable and published, and
+// returns the first error (a failed sync first).
+func (cm *committer) stop() error {
+	var err error
+	if cm.pending {
+		cm.pending = false
+		err = <-cm.visible
+	}
+	close(cm.queue)
+	<-cm.done
+	if serr := cm.synced.Load(); serr != nil {
+		return *serr
+	}
+	return err
+}
+
+// publish makes seq the applied sequence and wakes WaitFor.
+func (p *Projector) publish(seq uint64) {
 	p.applied.Store(seq)
 	p.mu.Lock()
 	close(p.changed)
 	p.changed = make(chan struct{})
 	p.mu.Unlock()
-	return nil
 }
 
 type pebbleLogger struct{ log *slog.Logger }

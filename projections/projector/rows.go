@@ -38,19 +38,27 @@ func IterJSON(it *pebble.Iterator, v any) error {
 	return nil
 }
 
-// SetJSON writes v as JSON at key.
-func SetJSON(b *pebble.Batch, key []byte, v any) error {
-	data, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return b.Set(key, data, nil)
-}
-
 // Key joins parts into a key: strings as they are, uint64 and uint16 big
 // endian so that they sort numerically.
 func Key(parts ...any) []byte {
-	var k []byte
+	n := 0
+	for _, p := range parts {
+		switch v := p.(type) {
+		case string:
+			n += len(v)
+		case []byte:
+			n += len(v)
+		case uint64:
+			n += 8
+		case uint32:
+			n += 4
+		case uint16:
+			n += 2
+		default:
+			panic(fmt.Sprintf("projector.Key: %T", p)) // programming error, not input
+		}
+	}
+	k := make([]byte, 0, n)
 	for _, p := range parts {
 		switch v := p.(type) {
 		case string:
@@ -63,8 +71,6 @@ func Key(parts ...any) []byte {
 			k = binary.BigEndian.AppendUint32(k, v)
 		case uint16:
 			k = binary.BigEndian.AppendUint16(k, v)
-		default:
-			panic(fmt.Sprintf("projector.Key: %T", p)) // programming error, not input
 		}
 	}
 	return k

@@ -1,7 +1,9 @@
 package users
 
 import (
+	"encoding/binary"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -64,30 +66,44 @@ type totals struct {
 	BestLuckCount int   `json:"best_luck_count"`
 }
 
-func helperKey(id string) []byte { return projector.Key("u/x/", id) }
+// The keys, built without boxing their parts (as projector.Key would).
 
+func helperKey(id string) []byte {
+	return append(append(make([]byte, 0, 4+len(id)), "u/x/"...), id...)
+}
+
+// itemKey is projector.Key("u/", list, "/", user, "/", uint16(year), ^seq).
 func itemKey(list, user string, year int, seq uint64) []byte {
-	return projector.Key("u/", list, "/", user, "/", uint16(year), ^seq)
+	return binary.BigEndian.AppendUint64(userKey("u/", list, user, year, 8), ^seq)
 }
 
-func listPrefix(list, user string, year int) []byte {
-	return projector.Key("u/", list, "/", user, "/", uint16(year))
-}
+// listPrefix is projector.Key("u/", list, "/", user, "/", uint16(year)).
+func listPrefix(list, user string, year int) []byte { return userKey("u/", list, user, year, 0) }
 
-func totalsKey(list, user string, year int) []byte {
-	return projector.Key("u/t", list, "/", user, "/", uint16(year))
+// totalsKey is projector.Key("u/t", list, "/", user, "/", uint16(year)).
+func totalsKey(list, user string, year int) []byte { return userKey("u/t", list, user, year, 0) }
+
+// userKey is prefix, list, "/", user, "/", year (uint16be), with room for
+// extra bytes.
+func userKey(prefix, list, user string, year, extra int) []byte {
+	k := make([]byte, 0, len(prefix)+len(list)+1+len(user)+1+2+extra)
+	k = append(append(append(append(append(k, prefix...), list...), '/'), user...), '/')
+	return binary.BigEndian.AppendUint16(k, uint16(year))
 }
 
 // Apply projects one event.
-func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
+func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
 	var h helper
-	found, err := projector.GetJSON(b, helperKey(id), &h)
-	if err != nil {
-		return err
-	}
-	if !found && rec.Event.Type != events.TypeWrapped {
-		return fmt.Errorf("users: %s for unknown envelope %s", rec.Event.Type, id)
+	if rec.Event.Type != events.TypeWrapped { // Wrapped writes it afresh: no need to read it
+		var found bool
+		var err error
+		if h, found, err = projector.Get[helper](tx, helperKey(id)); err != nil {
+			return err
+		}
+		if !found {
+			return fmt.Errorf("users: %s for unknown envelope %s", rec.Event.Type, id)
+		}
 	}
 	switch d := rec.Event.Data.(type) {
 	case events.Wrapped:
@@ -95,10 +111,10 @@ func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
 	case events.Paid:
 		h.SentYear, h.SentSeq, h.PaidAt = Year(rec.Event.At), rec.Seq, rec.Event.At
 		item := sent{EnvelopeID: id, Kind: h.Kind, Total: h.Total, Count: h.Count, State: api.StateLive, At: rec.Event.At}
-		if err := projector.SetJSON(b, itemKey("s", h.Sender, h.SentYear, h.SentSeq), item); err != nil {
+		if err := projector.Set(tx, itemKey("s", h.Sender, h.SentYear, h.SentSeq), item); err != nil {
 			return err
 		}
-		if err := addTotals(b, totalsKey("s", h.Sender, h.SentYear), 1, h.Total, 0); err != nil {
+		if err := addTotals(tx, totalsKey("s", h.Sender, h.SentYear), 1, h.Total, 0); err != nil {
 			return err
 		}
 	case events.Cancelled:
@@ -106,17 +122,17 @@ func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
 	case events.Opened:
 		year := Year(rec.Event.At)
 		item := received{EnvelopeID: id, Sender: h.Sender, Amount: d.Amount, At: rec.Event.At}
-		if err := projector.SetJSON(b, itemKey("r", d.User, year, rec.Seq), item); err != nil {
+		if err := projector.Set(tx, itemKey("r", d.User, year, rec.Seq), item); err != nil {
 			return err
 		}
-		if err := addTotals(b, totalsKey("r", d.User, year), 1, d.Amount, 0); err != nil {
+		if err := addTotals(tx, totalsKey("r", d.User, year), 1, d.Amount, 0); err != nil {
 			return err
 		}
 		if d.Amount > h.BestShare { // strictly larger: ties go to the earliest
 			h.BestUser, h.BestYear, h.BestSeq, h.BestShare = d.User, year, rec.Seq, d.Amount
 		}
 		finished := d.RemainingCount == 0
-		if err := updateSent(b, h, func(s *sent) {
+		if err := updateSent(tx, h, func(s *sent) {
 			s.OpenedCount = d.Index
 			if finished {
 				s.State = api.StateFinished
@@ -125,25 +141,24 @@ func (Projection) Apply(b *pebble.Batch, rec events.Record) error {
 			return err
 		}
 		if finished {
-			if err := markBestLuck(b, h); err != nil {
+			if err := markBestLuck(tx, h); err != nil {
 				return err
 			}
 		}
 	case events.Expired:
-		if err := updateSent(b, h, func(s *sent) { s.State, s.Refunded = api.StateExpired, d.Refund }); err != nil {
+		if err := updateSent(tx, h, func(s *sent) { s.State, s.Refunded = api.StateExpired, d.Refund }); err != nil {
 			return err
 		}
 	}
-	return projector.SetJSON(b, helperKey(id), h)
+	return projector.Set(tx, helperKey(id), h)
 }
 
-func updateSent(b *pebble.Batch, h helper, f func(*sent)) error {
+func updateSent(tx *projector.Tx, h helper, f func(*sent)) error {
 	if h.SentSeq == 0 {
 		return fmt.Errorf("users: envelope of %s changed before it was paid", h.Sender)
 	}
 	key := itemKey("s", h.Sender, h.SentYear, h.SentSeq)
-	var s sent
-	found, err := projector.GetJSON(b, key, &s)
+	s, found, err := projector.Get[sent](tx, key)
 	if err != nil {
 		return err
 	}
@@ -151,13 +166,12 @@ func updateSent(b *pebble.Batch, h helper, f func(*sent)) error {
 		return fmt.Errorf("users: sent item %q missing", key)
 	}
 	f(&s)
-	return projector.SetJSON(b, key, s)
+	return projector.Set(tx, key, s)
 }
 
-func markBestLuck(b *pebble.Batch, h helper) error {
+func markBestLuck(tx *projector.Tx, h helper) error {
 	key := itemKey("r", h.BestUser, h.BestYear, h.BestSeq)
-	var r received
-	found, err := projector.GetJSON(b, key, &r)
+	r, found, err := projector.Get[received](tx, key)
 	if err != nil {
 		return err
 	}
@@ -165,21 +179,21 @@ func markBestLuck(b *pebble.Batch, h helper) error {
 		return fmt.Errorf("users: best-luck item %q missing", key)
 	}
 	r.BestLuck = true
-	if err := projector.SetJSON(b, key, r); err != nil {
+	if err := projector.Set(tx, key, r); err != nil {
 		return err
 	}
-	return addTotals(b, totalsKey("r", h.BestUser, h.BestYear), 0, 0, 1)
+	return addTotals(tx, totalsKey("r", h.BestUser, h.BestYear), 0, 0, 1)
 }
 
-func addTotals(b *pebble.Batch, key []byte, count int, amount int64, best int) error {
-	var t totals
-	if _, err := projector.GetJSON(b, key, &t); err != nil {
+func addTotals(tx *projector.Tx, key []byte, count int, amount int64, best int) error {
+	t, _, err := projector.Get[totals](tx, key)
+	if err != nil {
 		return err
 	}
 	t.Count += count
 	t.Amount += amount
 	t.BestLuckCount += best
-	return projector.SetJSON(b, key, t)
+	return projector.Set(tx, key, t)
 }
 
 // Received lists what user received in year, newest first.
@@ -230,3 +244,100 @@ func page(r pebble.Reader, list, user string, year int, cursor string, limit int
 }
 
 func formatTime(t time.Time) string { return t.UTC().Format(api.TimeFormat) }
+
+// AppendJSON encodes h as json.Marshal does (projector.JSONAppender).
+func (h helper) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"sender":`...)
+	b = projector.AppendJSONString(b, h.Sender)
+	b = append(b, `,"kind":`...)
+	b = projector.AppendJSONString(b, h.Kind)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, h.Total, 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(h.Count), 10)
+	if h.SentYear != 0 {
+		b = append(b, `,"sent_year":`...)
+		b = strconv.AppendInt(b, int64(h.SentYear), 10)
+	}
+	if h.SentSeq != 0 {
+		b = append(b, `,"sent_seq":`...)
+		b = strconv.AppendUint(b, h.SentSeq, 10)
+	}
+	if h.BestUser != "" {
+		b = append(b, `,"best_user":`...)
+		b = projector.AppendJSONString(b, h.BestUser)
+	}
+	if h.BestYear != 0 {
+		b = append(b, `,"best_year":`...)
+		b = strconv.AppendInt(b, int64(h.BestYear), 10)
+	}
+	if h.BestSeq != 0 {
+		b = append(b, `,"best_seq":`...)
+		b = strconv.AppendUint(b, h.BestSeq, 10)
+	}
+	if h.BestShare != 0 {
+		b = append(b, `,"best_share":`...)
+		b = strconv.AppendInt(b, h.BestShare, 10)
+	}
+	if !h.PaidAt.IsZero() {
+		b = append(b, `,"paid_at":`...)
+		var err error
+		if b, err = projector.AppendJSONTime(b, h.PaidAt); err != nil {
+			return b, err
+		}
+	}
+	return append(b, '}'), nil
+}
+
+// AppendJSON encodes r as json.Marshal does (projector.JSONAppender).
+func (r received) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"envelope_id":`...)
+	b = projector.AppendJSONString(b, r.EnvelopeID)
+	b = append(b, `,"sender":`...)
+	b = projector.AppendJSONString(b, r.Sender)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, r.Amount, 10)
+	b = append(b, `,"at":`...)
+	b, err := projector.AppendJSONTime(b, r.At)
+	if err != nil {
+		return b, err
+	}
+	b = append(b, `,"best_luck":`...)
+	b = strconv.AppendBool(b, r.BestLuck)
+	return append(b, '}'), nil
+}
+
+// AppendJSON encodes s as json.Marshal does (projector.JSONAppender).
+func (s sent) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"envelope_id":`...)
+	b = projector.AppendJSONString(b, s.EnvelopeID)
+	b = append(b, `,"kind":`...)
+	b = projector.AppendJSONString(b, s.Kind)
+	b = append(b, `,"total":`...)
+	b = strconv.AppendInt(b, s.Total, 10)
+	b = append(b, `,"count":`...)
+	b = strconv.AppendInt(b, int64(s.Count), 10)
+	b = append(b, `,"opened_count":`...)
+	b = strconv.AppendInt(b, int64(s.OpenedCount), 10)
+	b = append(b, `,"refunded":`...)
+	b = strconv.AppendInt(b, s.Refunded, 10)
+	b = append(b, `,"state":`...)
+	b = projector.AppendJSONString(b, s.State)
+	b = append(b, `,"at":`...)
+	b, err := projector.AppendJSONTime(b, s.At)
+	if err != nil {
+		return b, err
+	}
+	return append(b, '}'), nil
+}
+
+// AppendJSON encodes t as json.Marshal does (projector.JSONAppender).
+func (t totals) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(t.Count), 10)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, t.Amount, 10)
+	b = append(b, `,"best_luck_count":`...)
+	b = strconv.AppendInt(b, int64(t.BestLuckCount), 10)
+	return append(b, '}'), nil
+}

@@ -1,6 +1,7 @@
 package wallets
 
 import (
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,7 +34,7 @@ func balanceKey(account string) []byte { return projector.Key("w/b/", account) }
 func entriesPrefix(user string) []byte { return projector.Key("w/e/", user, "/") }
 
 // ApplyMsg projects one ledger entry.
-func (Projection) ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error {
+func (Projection) ApplyMsg(tx *projector.Tx, seq uint64, data []byte) error {
 	ent, err := ledger.DecodeEntry(data)
 	if err != nil {
 		return err
@@ -42,16 +43,16 @@ func (Projection) ApplyMsg(b *pebble.Batch, seq uint64, data []byte) error {
 		account string
 		sign    int64
 	}{{ent.Debit, -1}, {ent.Credit, 1}} {
-		var bal int64
-		if _, err := projector.GetJSON(b, balanceKey(side.account), &bal); err != nil {
+		bal, _, err := projector.Get[int64](tx, balanceKey(side.account))
+		if err != nil {
 			return err
 		}
-		if err := projector.SetJSON(b, balanceKey(side.account), bal+side.sign*ent.Amount); err != nil {
+		if err := projector.Set(tx, balanceKey(side.account), bal+side.sign*ent.Amount); err != nil {
 			return err
 		}
 		if user, ok := strings.CutPrefix(side.account, "wallet:"); ok {
 			row := entry{TransferID: ent.ID, Amount: side.sign * ent.Amount, Kind: ent.Kind, EnvelopeID: ent.EnvelopeID, At: ent.At}
-			if err := projector.SetJSON(b, projector.Key(entriesPrefix(user), ^seq), row); err != nil {
+			if err := projector.Set(tx, projector.Key(entriesPrefix(user), ^seq), row); err != nil {
 				return err
 			}
 		}
@@ -102,4 +103,22 @@ func Wallet(r pebble.Reader, user, cursor string, limit int) (api.WalletReply, e
 		return nil
 	})
 	return reply, err
+}
+
+// AppendJSON encodes e as json.Marshal does (projector.JSONAppender).
+func (e entry) AppendJSON(b []byte) ([]byte, error) {
+	b = append(b, `{"transfer_id":`...)
+	b = projector.AppendJSONString(b, e.TransferID)
+	b = append(b, `,"amount":`...)
+	b = strconv.AppendInt(b, e.Amount, 10)
+	b = append(b, `,"kind":`...)
+	b = projector.AppendJSONString(b, e.Kind)
+	b = append(b, `,"envelope_id":`...)
+	b = projector.AppendJSONString(b, e.EnvelopeID)
+	b = append(b, `,"at":`...)
+	b, err := projector.AppendJSONTime(b, e.At)
+	if err != nil {
+		return b, err
+	}
+	return append(b, '}'), nil
 }
