@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -28,24 +26,11 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	var conn storeFlags
 	conn.register(fs)
 	asJSON := fs.Bool("json", false, "print the audit as JSON")
-	// The id may come before or after the flags.
-	id := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		id, args = args[0], args[1:]
+	id, err := parseWithArg(fs, args)
+	if err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	switch {
-	case id == "" && fs.NArg() == 1:
-		id = fs.Arg(0)
-	case fs.NArg() > 0:
-		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
-		return errUsage
-	case id == "":
+	if id == "" {
 		return fmt.Errorf("%w: an envelope id is required: hongbao audit <envelope_id>", errUsage)
 	}
 	if !api.ValidEnvelopeID(id) {

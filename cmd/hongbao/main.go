@@ -20,6 +20,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"github.com/hongbao/hongbao/service"
@@ -121,4 +122,26 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 		return nil, fmt.Errorf("%w: log level %q", errUsage, level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// parseWithArg parses flags around at most one positional argument, which
+// may come before or after them; "" when there is none.
+func parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
+	arg := ""
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		arg, args = args[0], args[1:]
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return "", err
+		}
+		return "", errUsage
+	}
+	if arg == "" && fs.NArg() == 1 {
+		arg = fs.Arg(0)
+	} else if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
+		return "", errUsage
+	}
+	return arg, nil
 }

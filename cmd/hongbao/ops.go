@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -251,22 +250,12 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	var o opsFlags
 	o.register(fs)
 	verify := fs.Bool("verify", false, "compare a fresh rebuild with the live projection instead of swapping")
-	// The projection name may come before or after the flags.
-	which := "all"
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		which, args = args[0], args[1:]
+	which, err := parseWithArg(fs, args)
+	if err != nil {
+		return err
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
-		}
-		return errUsage
-	}
-	if fs.NArg() == 1 && which == "all" {
-		which = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "unexpected arguments: %v\n", fs.Args())
-		return errUsage
+	if which == "" {
+		which = "all"
 	}
 	names := []string{which}
 	if which == "all" {

@@ -64,16 +64,9 @@ func openKey(id string, index int) []byte {
 // Apply projects one event.
 func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
-	var s summary
-	if rec.Event.Type != events.TypeWrapped { // Wrapped writes it afresh: no need to read it
-		var found bool
-		var err error
-		if s, found, err = projector.Get[summary](tx, summaryKey(id)); err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("detail: %s for unknown envelope %s", rec.Event.Type, id)
-		}
+	s, err := projector.EnvelopeRow[summary](tx, summaryKey(id), rec.Event, "detail")
+	if err != nil {
+		return err
 	}
 	switch d := rec.Event.Data.(type) {
 	case events.Wrapped:

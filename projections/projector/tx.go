@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"github.com/hongbao/hongbao/events"
 )
 
 // Tx is the batch of rows a projector is building: the rows written by the
@@ -289,4 +291,23 @@ func (e *encoder) write(s *rowSet, b *pebble.Batch) error {
 		}
 	}
 	return nil
+}
+
+// EnvelopeRow returns the per-envelope row a projection keeps at key before
+// applying ev: a zero T for Wrapped (which writes the row afresh, so it is
+// not read), the stored row for any other event, and an error naming view
+// when the envelope has none.
+func EnvelopeRow[T any](tx *Tx, key []byte, ev events.Event, view string) (T, error) {
+	var zero T
+	if ev.Type == events.TypeWrapped {
+		return zero, nil
+	}
+	row, found, err := Get[T](tx, key)
+	if err != nil {
+		return zero, err
+	}
+	if !found {
+		return zero, fmt.Errorf("%s: %s for unknown envelope %s", view, ev.Type, ev.EnvelopeID)
+	}
+	return row, nil
 }

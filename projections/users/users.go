@@ -94,16 +94,9 @@ func userKey(prefix, list, user string, year, extra int) []byte {
 // Apply projects one event.
 func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
-	var h helper
-	if rec.Event.Type != events.TypeWrapped { // Wrapped writes it afresh: no need to read it
-		var found bool
-		var err error
-		if h, found, err = projector.Get[helper](tx, helperKey(id)); err != nil {
-			return err
-		}
-		if !found {
-			return fmt.Errorf("users: %s for unknown envelope %s", rec.Event.Type, id)
-		}
+	h, err := projector.EnvelopeRow[helper](tx, helperKey(id), rec.Event, "users")
+	if err != nil {
+		return err
 	}
 	switch d := rec.Event.Data.(type) {
 	case events.Wrapped:
