@@ -112,20 +112,19 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 		return err
 	}
 	gen := cur.gen + 1
-	if err := s.fs.RemoveAll(s.genDir(name, gen)); err != nil {
-		return fmt.Errorf("projections: %w", err)
+	if err := s.bulkLoad(ctx, name, gen, total, progress); err != nil {
+		_ = s.fs.RemoveAll(s.genDir(name, gen))
+		return err
 	}
 	next, err := s.openGen(name, gen)
 	if err != nil {
+		_ = s.fs.RemoveAll(s.genDir(name, gen))
 		return err
 	}
 	abandon := func(err error) error {
 		next.db.Close()
 		_ = s.fs.RemoveAll(s.genDir(name, gen))
 		return err
-	}
-	if err := catchUp(ctx, next.proj, name, "rebuild", total, progress); err != nil {
-		return abandon(err)
 	}
 	// The live generation went on meanwhile: reach it before swapping.
 	if err := catchUp(ctx, next.proj, name, "catch-up", cur.proj.Applied(), progress); err != nil {
@@ -161,6 +160,30 @@ func (s *Set) Rebuild(ctx context.Context, name string, progress func(Progress))
 	return nil
 }
 
+// bulkLoad builds generation gen of the named projection from sequence 1 to
+// total: without a write-ahead log, sealed (flushed and synced) at the end.
+// A crash or failure leaves a directory that is not the live generation,
+// which Open and Rebuild throw away.
+func (s *Set) bulkLoad(ctx context.Context, name string, gen int, total uint64, progress func(Progress)) error {
+	dir := s.genDir(name, gen)
+	if err := s.fs.RemoveAll(dir); err != nil {
+		return fmt.Errorf("projections: %w", err)
+	}
+	db, err := projector.OpenBulk(dir, s.cfg.FS, s.cfg.Logger)
+	if err != nil {
+		return err
+	}
+	p, err := s.newProjector(name, db, true)
+	if err == nil {
+		err = catchUp(ctx, p, name, "rebuild", total, progress)
+	}
+	if err != nil {
+		db.Close()
+		return err
+	}
+	return projector.Seal(db)
+}
+
 // Verify rebuilds the named projection from the stream into a scratch
 // database up to the live projection's checkpoint (taken from a snapshot)
 // and compares every row (I6).
@@ -183,7 +206,8 @@ func (s *Set) Verify(ctx context.Context, name string, progress func(Progress)) 
 	res.Checkpoint = cp
 
 	dir := filepath.Join(s.cfg.Dir, name, fmt.Sprintf("verify-%d", time.Now().UnixNano()))
-	db, err := projector.Open(dir, s.cfg.FS, s.cfg.Logger)
+	// A scratch database: thrown away, so it needs no write-ahead log.
+	db, err := projector.OpenBulk(dir, s.cfg.FS, s.cfg.Logger)
 	if err != nil {
 		return res, err
 	}
@@ -191,7 +215,7 @@ func (s *Set) Verify(ctx context.Context, name string, progress func(Progress)) 
 		db.Close()
 		_ = s.fs.RemoveAll(dir)
 	}()
-	p, err := s.newProjector(name, db)
+	p, err := s.newProjector(name, db, true)
 	if err != nil {
 		return res, err
 	}

@@ -55,12 +55,15 @@ func (s *Set) spec(name string) (spec, error) {
 	return spec{}, fmt.Errorf("%w: %q (want one of %s)", ErrUnknown, name, strings.Join(Names, ", "))
 }
 
-func (s *Set) newProjector(name string, db *pebble.DB) (*projector.Projector, error) {
+// newProjector makes the named projection's projector over db (bulk: db
+// was opened by projector.OpenBulk).
+func (s *Set) newProjector(name string, db *pebble.DB, bulk bool) (*projector.Projector, error) {
 	sp, err := s.spec(name)
 	if err != nil {
 		return nil, err
 	}
-	return projector.NewRaw(db, sp.proj, s.js, projector.Config{Stream: sp.stream, Filter: sp.filter, BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger})
+	return projector.NewRaw(db, sp.proj, s.js, projector.Config{Stream: sp.stream, Filter: sp.filter,
+		BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger, Bulk: bulk})
 }
 
 // Config of a set of projections.
@@ -211,7 +214,7 @@ func (s *Set) openGen(name string, gen int) (*live, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := s.newProjector(name, db)
+	p, err := s.newProjector(name, db, false)
 	if err != nil {
 		db.Close()
 		return nil, err

@@ -37,4 +37,10 @@
 //  4. Applied() only ever reports a sequence whose batch is durable (its
 //     WAL sync done), so WaitFor(seq) (read-your-writes) never answers from
 //     data a crash could take back.
+//
+// The one exception is a bulk load (OpenBulk, Config.Bulk), which a rebuild
+// uses to fill a new generation that nothing reads yet: no WAL, batches
+// applied without Sync, Applied() meaning visible. Seal flushes its
+// memtables to synced tables before the generation is reopened with a WAL
+// and served; a crash before Seal leaves a generation that is thrown away.
 package projector
