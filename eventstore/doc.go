@@ -19,4 +19,9 @@
 //  4. Load returns an envelope's events in stream order, decoded strictly;
 //     a malformed event is an error (events.ErrMalformed), not skipped.
 //  5. The stream denies deletes and purges: money history is append-only.
+//  6. AppendBatch writes several events of one envelope as one JetStream
+//     atomic batch: all of them, contiguous, right after the expected
+//     sequence (carried by the first), or none. Each has its own Msg-Id; a
+//     retry after a lost acknowledgement is resolved by finding the first
+//     and the last of them where they must be (2 as for one).
 package eventstore

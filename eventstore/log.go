@@ -19,6 +19,7 @@ type Log struct {
 	stream         jetstream.Stream
 	attemptTimeout time.Duration
 	logger         *slog.Logger
+	conn           *nats.Conn // sends a batch's messages before its commit
 	// publish is js.PublishMsg; tests wrap it to lose acknowledgements.
 	publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
 }
@@ -58,7 +59,7 @@ func NewLog(js jetstream.JetStream, stream jetstream.Stream, attemptTimeout time
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Log{stream: stream, attemptTimeout: attemptTimeout, logger: logger, publish: js.PublishMsg}
+	return &Log{stream: stream, attemptTimeout: attemptTimeout, logger: logger, publish: js.PublishMsg, conn: js.Conn()}
 }
 
 // Load reads a subject's messages in stream order (none: an empty slice).

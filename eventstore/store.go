@@ -81,6 +81,9 @@ func StreamConfig(c Config) jetstream.StreamConfig {
 		AllowDirect:       true,
 		DenyDelete:        true,
 		DenyPurge:         true,
+		// Opens queued behind one another on a hot envelope are appended
+		// as one atomic batch (AppendBatch).
+		AllowAtomicPublish: true,
 	}
 }
 
@@ -134,6 +137,29 @@ func (s *Store) Append(ctx context.Context, expected uint64, ev events.Event) (u
 		return 0, err
 	}
 	return s.log.Append(ctx, s.Subject(ev.EnvelopeID), expected, data)
+}
+
+// AppendBatch writes evs, all of one envelope and in order, as one atomic
+// batch if the envelope's last stream sequence is still expected, and
+// returns the last event's sequence (the others precede it one by one).
+// Errors are Append's, plus ErrBatchUnsupported (nothing written) on a
+// stream created without allow_atomic.
+func (s *Store) AppendBatch(ctx context.Context, expected uint64, evs []events.Event) (uint64, error) {
+	if len(evs) == 0 {
+		return 0, fmt.Errorf("eventstore: empty batch")
+	}
+	datas := make([][]byte, len(evs))
+	for i, ev := range evs {
+		if ev.EnvelopeID != evs[0].EnvelopeID {
+			return 0, fmt.Errorf("eventstore: batch of envelopes %s and %s", evs[0].EnvelopeID, ev.EnvelopeID)
+		}
+		data, err := events.Encode(ev)
+		if err != nil {
+			return 0, err
+		}
+		datas[i] = data
+	}
+	return s.log.AppendBatch(ctx, s.Subject(evs[0].EnvelopeID), expected, datas)
 }
 
 // LastSeq is the stream's last sequence (for lag and read-your-writes).
