@@ -133,6 +133,25 @@ func FuzzDecodeUser(f *testing.F) {
 	})
 }
 
+// FuzzDecodeUserFastMatchesStrict: whenever the fast path decodes a body,
+// the strict decoder decodes it to the same user.
+func FuzzDecodeUserFastMatchesStrict(f *testing.F) {
+	for _, s := range []string{`{"user":"bob"}`, `{"user":"b\u006fb"}`, `{"user":"bob","user":"x"}`, `{"user":"a"}x"}`,
+		`{"user":""}`, `{"user":"bob" }`, `{"user":"` + strings.Repeat("a", MaxUserLen+1) + `"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		u, ok := decodeUserFast(b)
+		if !ok {
+			return
+		}
+		r, err := decodeUserStrict(b)
+		if err != nil || r.User != u {
+			t.Fatalf("fast path %q, strict %q, %v", u, r.User, err)
+		}
+	})
+}
+
 func FuzzDecodeGet(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r, err := DecodeGet(b)

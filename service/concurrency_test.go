@@ -76,9 +76,69 @@ func TestHotEnvelope(t *testing.T) {
 	testenv.CheckInvariants(t, e)
 	testenv.Eq(t, "stored opens", len(e.Opens), 100)
 	for _, s := range e.Opens {
-		if opened[s.User].Amount != s.Amount {
-			t.Fatalf("%s was told %d, the stream says %d", s.User, opened[s.User].Amount, s.Amount)
+		if o := opened[s.User]; o.Amount != s.Amount || o.Seq != s.Seq {
+			t.Fatalf("%s was told %d at seq %d, the stream says %d at seq %d", s.User, o.Amount, o.Seq, s.Amount, s.Seq)
 		}
+	}
+}
+
+// TestHotEnvelopeBatches: opens queued behind one another on a hot
+// envelope are appended as atomic batches, and everything TestHotEnvelope
+// checks still holds: each opener told the share and the sequence the
+// stream has, the cached state equal to the stream's. With MaxOpenBatch 1,
+// or on a stream created without allow_atomic, no batch is made and the
+// opens are appended one by one.
+func TestHotEnvelopeBatches(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		max      int
+		noAtomic bool
+	}{{"batches", 0, false}, {"max-1", 1, false}, {"stream-without-atomic", 0, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := testenv.Start(t, service.Config{MaxOpenBatch: tc.max})
+			if tc.noAtomic {
+				st := h.Svc.Store().Stream()
+				info, err := st.Info(t.Context())
+				if err != nil {
+					t.Fatal(err)
+				}
+				cfg := info.Config
+				cfg.AllowAtomicPublish = false
+				if _, err := h.Srv.JetStream(t).UpdateStream(t.Context(), cfg); err != nil {
+					t.Fatal(err)
+				}
+			}
+			batching := tc.max == 0 && !tc.noAtomic
+			users := make([]string, 300)
+			for i := range users {
+				users[i] = fmt.Sprintf("u%03d", i)
+			}
+			for round := range 3 {
+				id := h.WrapAndPay("lucky", 100*150, 100)
+				opened, statuses := openConcurrently(h, id, users, len(users))
+				testenv.Eq(t, "opened", statuses[api.StatusOpened], 100)
+				testenv.Eq(t, "exhausted", statuses[api.StatusExhausted], 200)
+				e := h.Stored(id)
+				testenv.CheckInvariants(t, e)
+				for _, s := range e.Opens {
+					if o := opened[s.User]; o.Amount != s.Amount || o.Seq != s.Seq || o.Index == 0 {
+						t.Fatalf("round %d: %s was told %d at seq %d, the stream says %d at seq %d", round, s.User, o.Amount, o.Seq, s.Amount, s.Seq)
+					}
+				}
+				// The cached state is the stream's: an open after the end
+				// answers from it.
+				testenv.Eq(t, "late open", h.Open(id, "late").Status, api.StatusExhausted)
+				testenv.Eq(t, "repeat", h.Open(id, e.Opens[99].User).Index, 100)
+			}
+			batches, opens := h.Svc.OpenBatches()
+			t.Logf("%d batches held %d of 300 opens", batches, opens)
+			if !batching && batches != 0 {
+				t.Fatalf("%d batches, want none", batches)
+			}
+			if batching && (batches == 0 || opens < 2*batches) {
+				t.Fatalf("%d batches of %d opens: the hot path did not batch", batches, opens)
+			}
+		})
 	}
 }
 

@@ -10,7 +10,12 @@
 //     decided and appended strictly one after another, so a hot envelope
 //     costs no conflicts inside one instance. Across instances the store's
 //     expected-sequence check serializes; a conflict is retried inside after
-//     a reload and never reaches the client.
+//     a reload and never reaches the client. Opens queued behind one
+//     another are decided in a row, on a copy of the state, and appended
+//     as one atomic batch (eventstore.AppendBatch): the cached state takes
+//     them and their openers are answered only once the whole batch is
+//     stored; a batch refused (conflict, a stream without atomic batches)
+//     wrote nothing, and its opens run one by one.
 //  2. A reply of opened, live (pay) or wrapped is sent only after the event
 //     store acknowledged the event (I7). When an append's outcome is unknown
 //     the cached state is dropped and the client gets 503 unavailable; the

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/eventstore"
 )
 
 func formatTime(t time.Time) string {
@@ -177,38 +179,156 @@ func (s *Service) handleOpen(req micro.Request) {
 	if s.answerOpenFromMemory(r, s.reg.get(id), body.User) {
 		return
 	}
-	s.enqueue(r, id, func(e *entry) {
-		// Behind a hot envelope's queue most openers find it ended: answer
-		// them without a context or a decision.
-		if s.answerOpenFromMemory(r, e, body.User) {
-			return
+	done := s.take()
+	if !s.reg.submitOpen(id, &openReq{r: r, user: body.User, done: done}) {
+		done()
+		r.fail(api.Errorf(api.CodeBusy, "envelope %s has too many requests waiting; retry later", id))
+	}
+}
+
+// openReq is an open waiting in its envelope's mailbox.
+type openReq struct {
+	r    replier
+	user string
+	done func() // the request is answered (for Stop)
+}
+
+// openGroup runs the opens at the head of e's mailbox, in order. Behind a
+// hot envelope's queue most openers find it ended: they are answered from
+// memory. The rest are decided in a row and appended as one atomic batch
+// (openBatch); when that cannot be done they run one by one.
+func (s *Service) openGroup(e *entry, opens []*openReq) {
+	defer func() {
+		for _, o := range opens {
+			o.done()
 		}
-		ctx, cancel := s.requestContext()
-		defer cancel()
-		var res envelope.Result
-		_, seq, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
-			var ev *events.Event
-			var err error
-			res, ev, err = st.Open(body.User, s.cfg.Now())
-			if err != nil || ev == nil {
-				return nil, err
+	}()
+	left := make([]*openReq, 0, len(opens))
+	for _, o := range opens {
+		if !s.answerOpenFromMemory(o.r, e, o.user) {
+			left = append(left, o)
+		}
+	}
+	if len(left) > 1 && !s.noBatch.Load() && s.openBatch(e, left) {
+		return
+	}
+	for _, o := range left {
+		if !s.answerOpenFromMemory(o.r, e, o.user) {
+			s.openOne(e, o.r, o.user)
+		}
+	}
+}
+
+// openBatch decides opens one after another on a copy of e's state and
+// appends their events as one batch; only once it is stored does it apply
+// them to the cached state and answer, in order. It reports false, having
+// written and answered nothing, when the opens must run one by one instead:
+// a decision the batch does not take (not live, which may be stale;
+// expired, which also expires the envelope; fewer than two events), a
+// conflict with another writer, or a stream without atomic batches.
+func (s *Service) openBatch(e *entry, opens []*openReq) bool {
+	ctx, cancel := s.requestContext()
+	defer cancel()
+	st, err := s.load(ctx, e)
+	if err != nil {
+		return false // one by one, each answers its own error
+	}
+	now := s.cfg.Now()
+	work := *st
+	work.Opens = slices.Clip(st.Opens) // appending copies: st stays as it is
+	results := make([]envelope.Result, len(opens))
+	evs := make([]events.Event, 0, len(opens))
+	for i, o := range opens {
+		res, ev, err := work.Open(o.user, now)
+		if err != nil || res.Outcome == envelope.OutcomeExpired {
+			return false
+		}
+		if ev != nil {
+			if err := work.Apply(0, *ev); err != nil {
+				return false
 			}
-			return &eventDecision{event: *ev}, nil
-		})
-		if err != nil {
-			r.fail(err)
-			return
+			evs = append(evs, *ev)
 		}
+		results[i] = res
+	}
+	if len(evs) < 2 {
+		return false
+	}
+	last, err := s.store.AppendBatch(ctx, st.LastSeq, evs)
+	switch {
+	case errors.Is(err, eventstore.ErrBatchUnsupported):
+		s.log.Warn("the envelope stream does not allow atomic batches: appending opens one by one", "err", err)
+		s.noBatch.Store(true)
+		return false
+	case errors.Is(err, eventstore.ErrConflict):
+		e.setState(nil) // another instance wrote: one by one, after a reload
+		return false
+	case err != nil:
+		e.setState(nil) // the outcome may be unknown: the next command reloads
+		for _, o := range opens {
+			o.r.fail(err)
+		}
+		return true
+	}
+	s.batches.Add(1)
+	s.batchedOpens.Add(int64(len(evs)))
+	first := last - uint64(len(evs)) + 1
+	e.mu.Lock()
+	for i, ev := range evs {
+		if err = st.Apply(first+uint64(i), ev); err != nil {
+			break
+		}
+	}
+	e.mu.Unlock()
+	if err != nil {
+		e.setState(nil)
+		s.log.Error("a stored batch of opens does not apply to the cached state", "envelope", e.id, "err", err)
+		for _, o := range opens {
+			o.r.fail(err)
+		}
+		return true
+	}
+	seq := first
+	for i, o := range opens {
+		res := results[i]
 		reply := api.OpenReply{Status: res.Outcome.String(), Amount: res.Amount, Index: res.Index}
 		if res.Outcome == envelope.OutcomeOpened {
 			remaining := res.RemainingCount
 			reply.RemainingCount, reply.Seq = &remaining, seq
+			seq++
 		}
-		r.respond(reply)
-		if res.Outcome == envelope.OutcomeExpired {
-			s.tick(ctx, e) // expire it now rather than at the next timer
+		o.r.respond(reply)
+	}
+	return true
+}
+
+// openOne decides and appends one open.
+func (s *Service) openOne(e *entry, r replier, user string) {
+	ctx, cancel := s.requestContext()
+	defer cancel()
+	var res envelope.Result
+	_, seq, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
+		var ev *events.Event
+		var err error
+		res, ev, err = st.Open(user, s.cfg.Now())
+		if err != nil || ev == nil {
+			return nil, err
 		}
+		return &eventDecision{event: *ev}, nil
 	})
+	if err != nil {
+		r.fail(err)
+		return
+	}
+	reply := api.OpenReply{Status: res.Outcome.String(), Amount: res.Amount, Index: res.Index}
+	if res.Outcome == envelope.OutcomeOpened {
+		remaining := res.RemainingCount
+		reply.RemainingCount, reply.Seq = &remaining, seq
+	}
+	r.respond(reply)
+	if res.Outcome == envelope.OutcomeExpired {
+		s.tick(ctx, e) // expire it now rather than at the next timer
+	}
 }
 
 func (s *Service) handleGet(req micro.Request) {

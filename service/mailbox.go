@@ -11,6 +11,14 @@ import (
 // time, in the order they were submitted.
 type job func(e *entry)
 
+// task is one queued job, or one queued open: opens queued right behind one
+// another run together, as one group (registry.group), so that a hot
+// envelope's opens are decided in a row and appended at once.
+type task struct {
+	run  job
+	open *openReq
+}
+
 // entry is one envelope's mailbox and its cached state.
 type entry struct {
 	id string
@@ -19,7 +27,7 @@ type entry struct {
 	// the only writer of *state and holds mu while it applies an event;
 	// readers outside the mailbox (grab) hold mu while they read.
 	mu      sync.Mutex
-	queue   []job
+	queue   []task
 	running bool
 	state   *envelope.Envelope // nil: not loaded, or dropped after an unknown outcome
 
@@ -58,6 +66,10 @@ type registry struct {
 	shards [shardCount]shard
 	// maxQueue bounds one mailbox (bounded admission).
 	maxQueue int
+	// group runs the opens at the head of a mailbox together, at most
+	// maxGroup of them (nil: each open alone, as group of one).
+	group    func(e *entry, opens []*openReq)
+	maxGroup int
 }
 
 type shard struct {
@@ -128,7 +140,12 @@ func (r *registry) get(id string) *entry {
 
 // submit queues j in id's mailbox and starts its worker if idle. It reports
 // false, queueing nothing, when the mailbox is full.
-func (r *registry) submit(id string, j job) bool {
+func (r *registry) submit(id string, j job) bool { return r.submitTask(id, task{run: j}) }
+
+// submitOpen queues an open in id's mailbox, as submit does.
+func (r *registry) submitOpen(id string, o *openReq) bool { return r.submitTask(id, task{open: o}) }
+
+func (r *registry) submitTask(id string, j task) bool {
 	s := r.shard(id)
 	s.mu.Lock()
 	e := s.lookup(id)
@@ -159,12 +176,27 @@ func (r *registry) drain(e *entry) {
 			e.mu.Unlock()
 			return
 		}
-		j := e.queue[0]
-		e.queue[0] = nil
-		e.queue = e.queue[1:]
+		j := e.pop()
+		if j.open == nil {
+			e.mu.Unlock()
+			j.run(e)
+			continue
+		}
+		opens := []*openReq{j.open}
+		for len(e.queue) > 0 && e.queue[0].open != nil && len(opens) < r.maxGroup {
+			opens = append(opens, e.pop().open)
+		}
 		e.mu.Unlock()
-		j(e)
+		r.group(e, opens)
 	}
+}
+
+// pop takes the task at the head of the queue. The caller holds e.mu.
+func (e *entry) pop() task {
+	j := e.queue[0]
+	e.queue[0] = task{}
+	e.queue = e.queue[1:]
+	return j
 }
 
 // len is the number of cached entries.

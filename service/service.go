@@ -36,8 +36,12 @@ type Config struct {
 	CacheSize      int             // cached envelopes; default 100,000
 	MaxQueue       int             // queued commands per envelope before busy; default 20,000
 	RequestTimeout time.Duration   // store work per request; default 5 s
-	WrapTTL        time.Duration   // how long wrap request ids are remembered; default 7 days
-	Store          eventstore.Config
+	// MaxOpenBatch is the most opens of one envelope, queued behind one
+	// another, that are decided in a row and appended as one atomic batch;
+	// default 128, at most eventstore.MaxBatch; 1 appends every open alone.
+	MaxOpenBatch int
+	WrapTTL      time.Duration // how long wrap request ids are remembered; default 7 days
+	Store        eventstore.Config
 	// Projections serve get, user.received and user.sent, and the admin
 	// endpoints operate them. Nil: get reads the aggregate, the lists
 	// answer unavailable.
@@ -73,6 +77,12 @@ func (c *Config) defaults() error {
 	}
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = 5 * time.Second
+	}
+	switch {
+	case c.MaxOpenBatch == 0:
+		c.MaxOpenBatch = 128
+	case c.MaxOpenBatch < 0 || c.MaxOpenBatch > eventstore.MaxBatch:
+		return fmt.Errorf("service: MaxOpenBatch %d, want 1 to %d", c.MaxOpenBatch, eventstore.MaxBatch)
 	}
 	if c.WrapTTL == 0 {
 		c.WrapTTL = 7 * 24 * time.Hour
@@ -113,6 +123,17 @@ type Service struct {
 	// when the last one was taken (unix ns). Stop waits for both to settle.
 	inflight  atomic.Int64
 	lastTaken atomic.Int64
+	// noBatch: the stream refused an atomic batch (created without
+	// allow_atomic); opens are appended one by one from then on.
+	noBatch atomic.Bool
+	// batches counts opens appended as atomic batches, and their events.
+	batches, batchedOpens atomic.Int64
+}
+
+// OpenBatches reports how many atomic batches of opens were appended and
+// how many opens they held (also in the micro stats as open_batches).
+func (s *Service) OpenBatches() (batches, opens int64) {
+	return s.batches.Load(), s.batchedOpens.Load()
 }
 
 // New connects the service to its streams and buckets (creating them when
@@ -126,6 +147,7 @@ func New(ctx context.Context, nc *nats.Conn, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("service: jetstream: %w", err)
 	}
 	s := &Service{cfg: cfg, nc: nc, js: js, log: cfg.Logger, reg: newRegistry(cfg.CacheSize, cfg.MaxQueue)}
+	s.reg.group, s.reg.maxGroup = s.openGroup, cfg.MaxOpenBatch
 	if s.store, err = eventstore.Open(ctx, js, cfg.Store); err != nil {
 		return nil, err
 	}
@@ -153,6 +175,8 @@ func (s *Service) Start(ctx context.Context) error {
 		QueueGroup:  s.cfg.Name,
 		StatsHandler: func(*micro.Endpoint) any {
 			st := map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending(), "errors_by_code": s.errorCounts()}
+			b, o := s.OpenBatches()
+			st["open_batches"] = map[string]int64{"batches": b, "opens": o}
 			if s.cfg.Projections != nil {
 				st["projections_applied_seq"] = s.cfg.Projections.Applied()
 			}
