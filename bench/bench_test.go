@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -42,7 +43,7 @@ func tiny(t *testing.T) Config {
 	c.Dir = t.TempDir()
 	c.Clients = 8
 	c.Envelopes, c.Opens = 50, 200
-	c.HotCount, c.HotOpeners = 10, 200
+	c.HotCount, c.HotOpeners, c.HotRounds = 10, 200, 1
 	c.Grabs, c.GrabEnvelopes = 200, 10
 	c.Wraps = 50
 	c.StorageMsgs, c.StoragePend = 200, 32
@@ -180,8 +181,11 @@ func TestSyncDefaultAndFewOpeners(t *testing.T) {
 	c := tiny(t)
 	c.Sync = SyncDefault
 	c.Scenarios = []string{ScenarioHot}
-	c.HotCount, c.HotOpeners = 20, 15
+	c.HotCount, c.HotOpeners, c.HotRounds = 20, 15, 3
 	rep := run(t, c)
+	if r := rep.HotRatios; len(r) != 3 || !slices.IsSorted(r) || *rep.Ratios.HotBurstOverTransportBurst != r[1] {
+		t.Errorf("hot rounds: ratios %v, reported %v", r, *rep.Ratios.HotBurstOverTransportBurst)
+	}
 	hot := rep.Scenarios[ScenarioHot]
 	checkResult(t, hot, 15)
 	if hot.Outcomes["opened"] != 15 || hot.Outcomes["exhausted"] != 0 {

@@ -7,6 +7,7 @@ import (
 	"math"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -27,6 +28,9 @@ type Report struct {
 	Scenarios map[string]*Result `json:"scenarios"` // by scenario name
 	Ceilings  map[string]*Result `json:"ceilings"`  // transport, transport_burst, storage, read, read_ledger
 	Ratios    Ratios             `json:"ratios"`
+	// HotRatios is every hot round's burst time ÷ its no-op burst time,
+	// sorted; the median round is the one in Scenarios and Ceilings.
+	HotRatios []float64 `json:"hot_round_ratios,omitempty"`
 	// Preload is what --preload wrote and the catch-up after it; null
 	// without a preload.
 	Preload *PreloadReport `json:"preload"`
@@ -180,6 +184,7 @@ type Settings struct {
 	Total          int      `json:"total"`
 	HotCount       int      `json:"hot_count"`
 	HotOpeners     int      `json:"hot_openers"`
+	HotRounds      int      `json:"hot_rounds"`
 	Grabs          int      `json:"grabs"`
 	GrabEnvelopes  int      `json:"grab_envelopes"`
 	Wraps          int      `json:"wraps"`
@@ -212,7 +217,7 @@ func newReport(c *Config, runID string) *Report {
 		RunID: runID, Time: now.Format(time.RFC3339), Target: "embedded", Sync: c.Sync,
 		Prefix: c.Prefix, Scenarios: c.Scenarios, Clients: c.Clients,
 		Envelopes: c.Envelopes, Opens: c.Opens, Count: c.Count, Total: c.Total,
-		HotCount: c.HotCount, HotOpeners: c.HotOpeners, Grabs: c.Grabs, GrabEnvelopes: c.GrabEnvelopes,
+		HotCount: c.HotCount, HotOpeners: c.HotOpeners, HotRounds: c.HotRounds, Grabs: c.Grabs, GrabEnvelopes: c.GrabEnvelopes,
 		Wraps: c.Wraps, TransportOps: c.TransportOps, StorageMsgs: c.StorageMsgs, StorageInFly: c.StoragePend,
 		StorageMsgSize: c.StorageSize, RebuildEvents: c.RebuildEvents, Preload: c.Preload, Notes: c.Notes,
 		RequestTimeout: c.RequestTimeout.String(), Timeout: c.Timeout.String(),
@@ -325,7 +330,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	ratio("spread / transport", r.Ratios.SpreadOverTransport, "opens/s ÷ no-op requests/s (same clients, same request sizes)")
 	ratio("spread / storage", r.Ratios.SpreadOverStorage, "opens/s ÷ raw conditional JetStream appends/s (each open is one)")
 	ratio("grab / transport", r.Ratios.GrabOverTransport, "grabs/s ÷ no-op requests/s")
-	ratio("hot / transport_burst", r.Ratios.HotBurstOverTransportBurst, "burst wall time ÷ no-op burst wall time (times slower)")
+	ratio("hot / transport_burst", r.Ratios.HotBurstOverTransportBurst, fmt.Sprintf("burst wall time ÷ no-op burst wall time (times slower); median of %d rounds %s", len(r.HotRatios), fmtRatios(r.HotRatios)))
 	for _, name := range projections.Names {
 		src := sourceOf(name)
 		var v *float64
@@ -572,4 +577,13 @@ func (p *progress) line(s string, final bool) {
 	default:
 		fmt.Fprintln(p.w, s)
 	}
+}
+
+// fmtRatios lists ratios briefly: [0.91 1.02 1.3].
+func fmtRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'g', 3, 64)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
 }

@@ -75,6 +75,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		total     = fs.Int("total", def.Total, "fen in each spread, grab and wrap envelope")
 		hotCount  = fs.Int("hot-count", def.HotCount, "hot: shares of the one envelope (100 fen each)")
 		hotOpen   = fs.Int("hot-openers", def.HotOpeners, "hot and transport_burst: distinct openers, all at once")
+		hotRounds = fs.Int("hot-rounds", def.HotRounds, "hot and transport_burst: rounds, alternately; the median round's ratio is reported")
 		grabs     = fs.Int("grabs", def.Grabs, "grab: grabs, round-robin over the grab envelopes")
 		grabEnvs  = fs.Int("grab-envelopes", def.GrabEnvelopes, "grab: live envelopes set up")
 		wraps     = fs.Int("wraps", def.Wraps, "wrap: wrap + pay pairs")
@@ -116,6 +117,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		fmt.Fprintf(stderr, "hongbao bench: note: %s\n", n)
 	}
 	cfg.Clients, cfg.Envelopes, cfg.Opens, cfg.Count, cfg.Total = *clients, *envs, *opens, *count, *total
+	cfg.HotRounds = *hotRounds
 	cfg.HotCount, cfg.HotOpeners, cfg.Grabs, cfg.GrabEnvelopes, cfg.Wraps = *hotCount, *hotOpen, *grabs, *grabEnvs, *wraps
 	cfg.TransportOps, cfg.StorageMsgs, cfg.StoragePend, cfg.StorageSize = *transport, *stMsgs, *stPend, *stSize
 	cfg.RebuildEvents, cfg.Preload = *rbEvents, *preload
