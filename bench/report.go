@@ -174,6 +174,7 @@ type Settings struct {
 	SyncInterval string `json:"sync_interval,omitempty"` // background fsync interval when not always
 	StoreParent  string `json:"store_parent,omitempty"`  // where the temporary store was
 	Instance     string `json:"instance"`                // "full" (as serve runs it), "core-only", or "external"
+	GroupCommit  *bool  `json:"group_commit,omitempty"`  // the embedded service's (eventstore.Config.GroupCommit)
 
 	Prefix         string   `json:"prefix"`
 	Scenarios      []string `json:"scenarios"`
@@ -239,6 +240,8 @@ func (s *Settings) fromEnv(e *env) {
 		s.NATSServerVersion = server.VERSION
 		s.StoreParent = e.cfg.Dir
 		s.Instance = "full"
+		gc := e.groupCommit()
+		s.GroupCommit = &gc
 		if e.cfg.CoreOnly {
 			s.Instance = "core-only"
 		}

@@ -79,6 +79,9 @@ type Config struct {
 	// dispatcher. By default the whole instance runs, as `hongbao serve`
 	// runs it, so every open also feeds the projections and the ledger.
 	CoreOnly bool
+	// GroupCommit is the embedded service's group commit: "auto" (the
+	// default: on with SyncAlways), "on" or "off".
+	GroupCommit string
 
 	Scenarios []string // subset of AllScenarios
 	Clients   int      // concurrent clients of spread, grab, wrap and transport
@@ -138,6 +141,7 @@ func DefaultConfig() Config {
 		HotCount:       100,
 		HotOpeners:     10_000,
 		HotRounds:      5,
+		GroupCommit:    "auto",
 		Grabs:          20_000,
 		GrabEnvelopes:  100,
 		Wraps:          2_000,
@@ -196,6 +200,8 @@ func (c *Config) Validate() error {
 		return bad("count %d, total %d: want count >= 1 and total >= count", c.Count, c.Total)
 	case c.HotCount < 1:
 		return bad("hot count %d: want >= 1", c.HotCount)
+	case c.GroupCommit != "" && c.GroupCommit != "auto" && c.GroupCommit != "on" && c.GroupCommit != "off":
+		return bad("group commit %q: want auto, on or off", c.GroupCommit)
 	case c.HotRounds < 1 || c.HotRounds > 100:
 		return bad("hot rounds %d: want 1 to 100", c.HotRounds)
 	case c.Timeout <= 0 || c.RequestTimeout <= 0:
@@ -518,11 +524,20 @@ func startEnv(ctx context.Context, cfg *Config) (_ *env, err error) {
 	if cfg.CoreOnly {
 		dataDir = ""
 	}
-	e.app, err = app.Start(ctx, e.svcConn, app.Config{Service: service.Config{Prefix: cfg.Prefix}, DataDir: dataDir, Logger: cfg.Logger})
+	svcCfg := service.Config{Prefix: cfg.Prefix}
+	// Group commit pays where JetStream fsyncs every message.
+	svcCfg.Store.GroupCommit = e.groupCommit()
+	e.app, err = app.Start(ctx, e.svcConn, app.Config{Service: svcCfg, DataDir: dataDir, Logger: cfg.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
 	return e, nil
+}
+
+// groupCommit is whether the embedded service commits appends in groups.
+func (e *env) groupCommit() bool {
+	c := e.cfg
+	return c.GroupCommit == "on" || (c.GroupCommit != "off" && c.Sync == SyncAlways)
 }
 
 // connect opens a new connection to the server under test; it is closed

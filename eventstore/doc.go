@@ -24,4 +24,10 @@
 //     sequence (carried by the first), or none. Each has its own Msg-Id; a
 //     retry after a lost acknowledgement is resolved by finding the first
 //     and the last of them where they must be (2 as for one).
+//  7. With GroupCommit, appends of different envelopes that wait at the
+//     same time go as one atomic batch, each message with its own expected
+//     sequence and Msg-Id, so each append keeps 1–3. A refused batch wrote
+//     nothing and its members are appended one by one (a conflict fails
+//     only its own append); after a lost acknowledgement each member is
+//     resolved by its Msg-Id.
 package eventstore

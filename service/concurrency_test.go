@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/service"
 )
@@ -142,10 +143,11 @@ func TestHotEnvelopeBatches(t *testing.T) {
 	}
 }
 
-// TestManyEnvelopes: 1,000 envelopes opened concurrently by 20 users each;
-// every envelope keeps I1–I3.
+// TestManyEnvelopes: 1,000 envelopes opened concurrently by 20 users each,
+// with the appends of different envelopes committed in groups; every
+// envelope keeps I1–I3.
 func TestManyEnvelopes(t *testing.T) {
-	h := testenv.Start(t, service.Config{})
+	h := testenv.Start(t, service.Config{Store: eventstore.Config{GroupCommit: true}})
 	const envelopes, users = 1000, 20
 	ids := make([]string, envelopes)
 	var wg sync.WaitGroup
@@ -198,6 +200,11 @@ func TestManyEnvelopes(t *testing.T) {
 	wg.Wait()
 	testenv.Eq(t, "opened", opened.Load(), int64(envelopes*10))
 	testenv.Eq(t, "exhausted", exhausted.Load(), int64(envelopes*10))
+	batches, grouped := h.Svc.Store().GroupCommits()
+	t.Logf("%d appends committed in %d groups", grouped, batches)
+	if batches == 0 || grouped < 2*batches {
+		t.Fatalf("%d groups of %d appends: no group commit", batches, grouped)
+	}
 	for _, id := range ids {
 		e := h.Stored(id)
 		testenv.CheckInvariants(t, e)

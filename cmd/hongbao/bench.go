@@ -89,6 +89,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		timeout   = fs.Duration("timeout", def.Timeout, "bound of the whole run")
 		jsonOut   = fs.Bool("json", false, "print one JSON document with every figure instead of the table")
 		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+		group     = fs.String("group-commit", "auto", "embedded: group commit of appends to different envelopes: auto (on with --sync always), on, off")
 		coreOnly  = fs.Bool("core-only", false, "embedded: run the service without its read models and dispatcher (by default the whole instance runs, as serve runs it)")
 		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (service, server and clients share the process) to this file")
 		logLevel  = fs.String("log-level", "warn", "embedded service's log level on stderr: debug, info, warn, error")
@@ -110,6 +111,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		cfg.Sync = ""
 	}
 	cfg.CoreOnly = *coreOnly
+	cfg.GroupCommit = *group
 	if err := cfg.SelectScenarios(*scenarios); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}

@@ -42,6 +42,7 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		maxShare   = fs.Int64("max-share", def.MaxShare, "largest share in fen")
 		cacheSize  = fs.Int("cache-size", 100_000, "envelopes kept in memory")
 		maxQueue   = fs.Int("max-queue", 20_000, "requests waiting per envelope before it answers busy")
+		group      = fs.String("group-commit", "auto", "append the events of different envelopes waiting at once as one atomic batch, one fsync: auto (on when the embedded server syncs always), on, off")
 		replicas   = fs.Int("replicas", 1, "stream replicas (3 in a cluster)")
 		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error")
 		grace      = fs.Duration("shutdown-grace", 15*time.Second, "how long a stop waits for requests in flight")
@@ -59,8 +60,12 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		return fmt.Errorf("%w: %v", errUsage, err)
 	}
 
+	if _, err := groupCommit(*group, false); err != nil {
+		return err
+	}
 	var nc *nats.Conn
 	var srv *embedded.Server
+	syncAlways := false
 	if *natsURL != "" {
 		opts := []nats.Option{nats.Name("hongbao"), nats.MaxReconnects(-1)}
 		if *creds != "" {
@@ -84,12 +89,15 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 			return err
 		}
 		always, interval := srv.SyncInterval()
+		syncAlways = always
 		log.Info("embedded NATS server ready", "clients", srv.ClientURL(), "store", srv.StoreDir(), "sync_always", always, "sync_interval", interval)
 	}
 	defer nc.Close()
 
+	svcCfg := service.Config{Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue}
+	svcCfg.Store.GroupCommit, _ = groupCommit(*group, syncAlways)
 	inst, err := app.Start(ctx, nc, app.Config{
-		Service: service.Config{Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue},
+		Service: svcCfg,
 		DataDir: *dataDir, Replicas: *replicas, ReconcileEvery: *reconEvery, Logger: log,
 	})
 	if err != nil {
@@ -112,4 +120,19 @@ func flagSet(visit func(func(*flag.Flag)), name string) bool {
 	set := false
 	visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
+}
+
+// groupCommit reads --group-commit: auto is on exactly when JetStream
+// fsyncs every message (syncAlways), where one fsync per batch pays; with
+// its default interval single appends are faster.
+func groupCommit(v string, syncAlways bool) (bool, error) {
+	switch v {
+	case "auto":
+		return syncAlways, nil
+	case "on":
+		return true, nil
+	case "off":
+		return false, nil
+	}
+	return false, fmt.Errorf("--group-commit %q: want auto, on or off", v)
 }
