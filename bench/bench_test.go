@@ -98,6 +98,10 @@ func TestRunAll(t *testing.T) {
 	checkResult(t, rep.Ceilings[CeilingTransport], 200)
 	checkResult(t, rep.Ceilings[CeilingTransportBurst], 200)
 	checkResult(t, rep.Ceilings[CeilingStorage], 200)
+	checkResult(t, rep.Ceilings[CeilingStoreReply], 200) // as many as spread's opens
+	if r := rep.Ratios.SpreadOverStoreReply; r == nil || *r <= 0 {
+		t.Errorf("spread / store_reply %v", r)
+	}
 	if rep.Rebuild != nil || rep.Preload != nil || rep.Ceilings[CeilingRead] != nil {
 		t.Errorf("rebuild %+v, preload %+v ran", rep.Rebuild, rep.Preload)
 	}
@@ -211,8 +215,8 @@ func TestSyncDefaultAndFewOpeners(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := doc.Ratios["rebuild_over_read"]; len(doc.Ratios) != 5 || doc.Ratios["spread_over_transport"] != nil || !ok || doc.Ratios["rebuild_over_read"] != nil {
-		t.Errorf("ratios in JSON %v: want all 5 keys, null when not measured", doc.Ratios)
+	if _, ok := doc.Ratios["rebuild_over_read"]; len(doc.Ratios) != 6 || doc.Ratios["spread_over_transport"] != nil || !ok || doc.Ratios["rebuild_over_read"] != nil {
+		t.Errorf("ratios in JSON %v: want all 6 keys, null when not measured", doc.Ratios)
 	}
 }
 
@@ -246,6 +250,7 @@ func TestNATSURL(t *testing.T) {
 	}
 	checkResult(t, rep.Scenarios[ScenarioWrap], 50)
 	checkResult(t, rep.Ceilings[CeilingStorage], 200)
+	checkResult(t, rep.Ceilings[CeilingStoreReply], 100)
 	if rep.Settings.Target != srv.URL() || rep.Settings.Sync != "server" || rep.Settings.SyncAlways != nil {
 		t.Errorf("settings %+v", rep.Settings)
 	}

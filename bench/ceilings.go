@@ -247,3 +247,95 @@ func (t *tally) storeErr(subject string, err error) {
 	}
 	t.noteErr("%s: %v", subject, err)
 }
+
+// StoreReplyStream is the stream the store_reply ceiling creates and
+// deletes.
+const StoreReplyStream = "BENCH_SR"
+
+// storeReply: the spread request shape from the same clients, answered by
+// a responder that does only an open's I/O: for each request, in a
+// goroutine of its own (as each envelope has a mailbox), one JetStream
+// publish with an expected subject sequence and a Msg-Id to a subject of
+// its own, then noopReply once acknowledged. It is the floor under any
+// service that stores each open before answering; spread ÷ store_reply is
+// what the service's own work costs.
+func (r *runner) storeReply(ctx context.Context) (*Result, error) {
+	nc, err := r.env.connect("hongbao-bench-store-reply")
+	if err != nil {
+		return nil, err
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("bench: store_reply: %w", err)
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if _, err := js.Stream(sctx, StoreReplyStream); err == nil {
+		return nil, fmt.Errorf("bench: store_reply: stream %s already exists on the server; delete it first (it is the benchmark's scratch stream)", StoreReplyStream)
+	} else if !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("bench: store_reply: %w", err)
+	}
+	if _, err := js.CreateStream(sctx, jetstream.StreamConfig{
+		Name: StoreReplyStream, Subjects: []string{"benchsr.>"}, Storage: jetstream.FileStorage, Replicas: 1,
+	}); err != nil {
+		return nil, fmt.Errorf("bench: store_reply: create stream %s: %w", StoreReplyStream, err)
+	}
+	defer func() {
+		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := js.DeleteStream(dctx, StoreReplyStream); err != nil {
+			r.cfg.logger().Warn("bench: store_reply: stream not deleted", "stream", StoreReplyStream, "err", err)
+		}
+	}()
+
+	payload := make([]byte, r.cfg.StorageSize)
+	for i := range payload {
+		payload[i] = 'a' + byte(i%26)
+	}
+	// Not under the no-op responder's _bench.<run id>.>, which would
+	// answer first.
+	prefix := "_benchsr." + r.runID
+	var next atomic.Int64
+	sub, err := nc.Subscribe(prefix+".>", func(m *nats.Msg) {
+		go func() {
+			subj := "benchsr." + itoa(int(next.Add(1)))
+			actx, cancel := context.WithTimeout(context.Background(), r.cfg.RequestTimeout)
+			defer cancel()
+			if _, err := js.PublishMsg(actx, &nats.Msg{Subject: subj, Data: payload},
+				jetstream.WithExpectLastSequencePerSubject(0), jetstream.WithMsgID(subj)); err != nil {
+				return // no reply: the client counts a timeout
+			}
+			_ = m.Respond(noopReply)
+		}()
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: store_reply: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if err := nc.Flush(); err != nil {
+		return nil, fmt.Errorf("bench: store_reply: %w", err)
+	}
+
+	ids := r.spreadIDs
+	if len(ids) == 0 {
+		ids = syntheticIDs(r.cfg.Envelopes)
+	}
+	subjects := make([]string, len(ids))
+	for i, id := range ids {
+		subjects[i] = prefix + ".open." + id
+	}
+	n := r.cfg.Opens
+	res, t, err := r.userOps(ctx, CeilingStoreReply, "requests", "u", n, subjects)
+	if res == nil {
+		return nil, err
+	}
+	ok := res.Errors == 0 && t.outcomes["opened"] == int64(n)
+	if st, err := js.Stream(ctx, StoreReplyStream); err != nil {
+		ok = false
+	} else if info, err := st.Info(ctx); err != nil || info.State.Msgs != uint64(n) {
+		ok = false // every answer must stand for a stored message
+	}
+	res.check(fmt.Sprintf("%d stored and answered, 0 errors", n), ok)
+	return res, err
+}

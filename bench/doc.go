@@ -42,11 +42,17 @@
 //     flight, each to a subject of its own in the file stream BENCH_RAW
 //     with Nats-Expected-Last-Subject-Sequence 0, until every ack is in:
 //     the conditional append every open makes, without the service.
+//   - store_reply: spread's requests, from the same clients, answered by a
+//     responder that only does an open's I/O: one conditional JetStream
+//     publish with a Msg-Id per request (in a goroutine each), then the
+//     reply. The floor under any service that stores an open before
+//     answering; its stream BENCH_SR must hold one message per answer.
 //   - read, read_ledger: the whole ENVELOPES (LEDGER) stream through an
 //     ordered consumer with the projector's filter and pull size, nothing
 //     decoded.
 //
-// Ratios: spread/transport, spread/storage, grab/transport, the hot
+// Ratios: spread/transport, spread/storage, spread/store_reply,
+// grab/transport, the hot
 // burst's time over the no-op burst's, and each rebuild over the read of
 // its stream (x-read).
 //

@@ -122,6 +122,10 @@ type Ratios struct {
 	// SpreadOverStorage is spread opens/s ÷ raw conditional JetStream
 	// appends/s: each open is one such append.
 	SpreadOverStorage *float64 `json:"spread_over_storage"`
+	// SpreadOverStoreReply is spread opens/s ÷ the store_reply ceiling's
+	// requests/s: the service against a responder that does nothing but
+	// the open's I/O (receive, one conditional JetStream append, reply).
+	SpreadOverStoreReply *float64 `json:"spread_over_store_reply"`
 	// GrabOverTransport is grabs/s ÷ no-op requests/s.
 	GrabOverTransport *float64 `json:"grab_over_transport"`
 	// HotBurstOverTransportBurst is the hot burst's wall time ÷ the no-op
@@ -146,6 +150,7 @@ func (r *Report) computeRatios() {
 	sc, cl := r.Scenarios, r.Ceilings
 	r.Ratios.SpreadOverTransport = rate(sc[ScenarioSpread], cl[CeilingTransport])
 	r.Ratios.SpreadOverStorage = rate(sc[ScenarioSpread], cl[CeilingStorage])
+	r.Ratios.SpreadOverStoreReply = rate(sc[ScenarioSpread], cl[CeilingStoreReply])
 	r.Ratios.GrabOverTransport = rate(sc[ScenarioGrab], cl[CeilingTransport])
 	if hot, burst := sc[ScenarioHot], cl[CeilingTransportBurst]; hot != nil && burst != nil && burst.Seconds > 0 {
 		v := hot.Seconds / burst.Seconds
@@ -316,7 +321,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 	}
 	rows("scenarios", r.Scenarios, resultOrder())
-	rows("ceilings", r.Ceilings, []string{CeilingTransport, CeilingStorage, CeilingTransportBurst, CeilingRead, CeilingReadLedger})
+	rows("ceilings", r.Ceilings, []string{CeilingTransport, CeilingStorage, CeilingStoreReply, CeilingTransportBurst, CeilingRead, CeilingReadLedger})
 	if err := tw.Flush(); err != nil {
 		return err
 	}
@@ -332,6 +337,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 	}
 	ratio("spread / transport", r.Ratios.SpreadOverTransport, "opens/s ÷ no-op requests/s (same clients, same request sizes)")
 	ratio("spread / storage", r.Ratios.SpreadOverStorage, "opens/s ÷ raw conditional JetStream appends/s (each open is one)")
+	ratio("spread / store_reply", r.Ratios.SpreadOverStoreReply, "opens/s ÷ requests/s of a responder that only appends and replies")
 	ratio("grab / transport", r.Ratios.GrabOverTransport, "grabs/s ÷ no-op requests/s")
 	ratio("hot / transport_burst", r.Ratios.HotBurstOverTransportBurst, fmt.Sprintf("burst wall time ÷ no-op burst wall time (times slower); median of %d rounds %s", len(r.HotRatios), fmtRatios(r.HotRatios)))
 	for _, name := range projections.Names {

@@ -44,6 +44,7 @@ const (
 	CeilingTransport      = "transport"
 	CeilingTransportBurst = "transport_burst"
 	CeilingStorage        = "storage"
+	CeilingStoreReply     = "store_reply" // a responder that appends to JetStream, then replies
 	CeilingRead           = "read"        // a plain ordered-consumer read of ENVELOPES
 	CeilingReadLedger     = "read_ledger" // the same of LEDGER
 )
@@ -378,6 +379,9 @@ func (r *runner) run(ctx context.Context) error {
 	}
 	if c.has(ScenarioSpread) {
 		if err := r.add(ctx, r.storage, false); err != nil {
+			return err
+		}
+		if err := r.add(ctx, r.storeReply, false); err != nil {
 			return err
 		}
 		if err := r.add(ctx, r.spread, true); err != nil {
