@@ -176,6 +176,20 @@ func TestDecodeMatchesStrictVariants(t *testing.T) {
 	}
 }
 
+// BenchmarkEncode: every event type as the store writes it.
+func BenchmarkEncode(b *testing.B) {
+	for _, e := range sample() {
+		b.Run(string(e.Type), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := Encode(e); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
 func BenchmarkDecode(b *testing.B) {
 	for _, e := range sample() {
 		data, err := Encode(e)
