@@ -45,7 +45,7 @@ func (r replier) respond(v any) {
 		r.fail(err)
 		return
 	}
-	r.publish(&nats.Msg{Data: b})
+	r.publishData(b)
 }
 
 // fail answers with the contract's error for err: the micro error headers
@@ -68,6 +68,16 @@ func (r replier) publish(m *nats.Msg) {
 	}
 	m.Subject = r.reply
 	if err := r.s.nc.PublishMsg(m); err != nil {
+		r.s.log.Warn("reply not sent", "subject", r.subject, "err", err)
+	}
+}
+
+// publishData answers with data and no headers (no message to allocate).
+func (r replier) publishData(data []byte) {
+	if r.reply == "" {
+		return
+	}
+	if err := r.s.nc.Publish(r.reply, data); err != nil {
 		r.s.log.Warn("reply not sent", "subject", r.subject, "err", err)
 	}
 }
@@ -209,7 +219,7 @@ func (s *Service) openGroup(e *entry, opens []*openReq) {
 			left = append(left, o)
 		}
 	}
-	if len(left) > 1 && !s.noBatch.Load() && s.openBatch(e, left) {
+	if len(left) >= s.cfg.MinOpenBatch && !s.noBatch.Load() && s.openBatch(e, left) {
 		return
 	}
 	for _, o := range left {
@@ -224,7 +234,8 @@ func (s *Service) openGroup(e *entry, opens []*openReq) {
 // them to the cached state and answer, in order. It reports false, having
 // written and answered nothing, when the opens must run one by one instead:
 // a decision the batch does not take (not live, which may be stale;
-// expired, which also expires the envelope; fewer than two events), a
+// expired, which also expires the envelope; fewer events than
+// MinOpenBatch), a
 // conflict with another writer, or a stream without atomic batches.
 func (s *Service) openBatch(e *entry, opens []*openReq) bool {
 	ctx, cancel := s.requestContext()
@@ -251,7 +262,7 @@ func (s *Service) openBatch(e *entry, opens []*openReq) bool {
 		}
 		results[i] = res
 	}
-	if len(evs) < 2 {
+	if len(evs) < s.cfg.MinOpenBatch {
 		return false
 	}
 	last, err := s.store.AppendBatch(ctx, st.LastSeq, evs)
@@ -362,23 +373,25 @@ var (
 func (s *Service) answerOpenFromMemory(r replier, e *entry, user string) bool {
 	var reply []byte
 	var opened *api.OpenReply
-	e.read(func(st *envelope.Envelope) {
+	e.mu.Lock() // as entry.read, without a closure to allocate per request
+	if st := e.state; st != nil {
 		if sh, i, ok := st.Opened(user); ok {
 			opened = &api.OpenReply{Status: api.StatusAlreadyOpened, Amount: sh.Amount, Index: i}
-			return
+		} else {
+			switch st.Status {
+			case envelope.StatusFinished:
+				reply = replyExhausted
+			case envelope.StatusExpired:
+				reply = replyExpired
+			}
 		}
-		switch st.Status {
-		case envelope.StatusFinished:
-			reply = replyExhausted
-		case envelope.StatusExpired:
-			reply = replyExpired
-		}
-	})
+	}
+	e.mu.Unlock()
 	switch {
 	case opened != nil:
 		r.respond(*opened)
 	case reply != nil:
-		r.publish(&nats.Msg{Data: reply})
+		r.publishData(reply)
 	default:
 		return false
 	}

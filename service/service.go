@@ -40,6 +40,10 @@ type Config struct {
 	// another, that are decided in a row and appended as one atomic batch;
 	// default 128, at most eventstore.MaxBatch; 1 appends every open alone.
 	MaxOpenBatch int
+	// MinOpenBatch is the fewest opens worth a batch: a JetStream atomic
+	// batch has a fixed cost (the server stages it in a store of its own,
+	// several milliseconds) that single appends beat below it. Default 32.
+	MinOpenBatch int
 	WrapTTL      time.Duration // how long wrap request ids are remembered; default 7 days
 	Store        eventstore.Config
 	// Projections serve get, user.received and user.sent, and the admin
@@ -83,6 +87,12 @@ func (c *Config) defaults() error {
 		c.MaxOpenBatch = 128
 	case c.MaxOpenBatch < 0 || c.MaxOpenBatch > eventstore.MaxBatch:
 		return fmt.Errorf("service: MaxOpenBatch %d, want 1 to %d", c.MaxOpenBatch, eventstore.MaxBatch)
+	}
+	switch {
+	case c.MinOpenBatch == 0:
+		c.MinOpenBatch = 32
+	case c.MinOpenBatch < 2:
+		return fmt.Errorf("service: MinOpenBatch %d, want at least 2", c.MinOpenBatch)
 	}
 	if c.WrapTTL == 0 {
 		c.WrapTTL = 7 * 24 * time.Hour
