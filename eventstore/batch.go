@@ -57,14 +57,49 @@ func (l *Log) AppendBatch(ctx context.Context, subject string, expected uint64, 
 	base := subject + "." + nuid.Next() + "."
 	msgs := make([]*nats.Msg, len(datas))
 	for i, data := range datas {
-		h := nats.Header{}
-		h.Set(jetstream.MsgIDHeader, base+strconv.Itoa(i+1))
-		h.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		msgs[i] = &nats.Msg{Subject: subject, Data: data, Header: h}
+		msgs[i] = batchMsg(subject, data, base+strconv.Itoa(i+1), i+1)
 	}
 	msgs[0].Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expected, 10))
-	msgs[len(msgs)-1].Header.Set(hdrBatchCommit, "1")
 
+	ack, outcome, err := l.sendBatch(ctx, msgs)
+	switch outcome {
+	case batchStored:
+		return ack.Sequence, nil
+	case batchUnsupported:
+		return 0, err
+	case batchRefused:
+		return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, subject, expected)
+	case batchMaybeEarlier:
+		return l.resolveBatch(ctx, subject, expected, msgs)
+	}
+	return 0, err
+}
+
+// batchMsg is message seq (1-based) of an atomic batch, with its Msg-Id.
+func batchMsg(subject string, data []byte, msgID string, seq int) *nats.Msg {
+	h := nats.Header{}
+	h.Set(jetstream.MsgIDHeader, msgID)
+	h.Set(hdrBatchSeq, strconv.Itoa(seq))
+	return &nats.Msg{Subject: subject, Data: data, Header: h}
+}
+
+// batchOutcome is what sendBatch learned of a batch.
+type batchOutcome int
+
+const (
+	batchStored       batchOutcome = iota // acknowledged: every message stored
+	batchUnsupported                      // the stream refuses atomic batches; nothing written
+	batchRefused                          // an expected sequence failed on the first attempt; nothing written
+	batchMaybeEarlier                     // a retry met its own Msg-Ids or a moved sequence: an earlier attempt may have landed
+	batchFailed                           // not stored, or unknown: err says which (ErrUnavailable)
+)
+
+// sendBatch sends msgs as one atomic batch (it marks the last as the
+// commit), retrying what may be retried under a fresh batch id with the same
+// Msg-Ids until ctx ends, and says how it ended.
+func (l *Log) sendBatch(ctx context.Context, msgs []*nats.Msg) (*jetstream.PubAck, batchOutcome, error) {
+	msgs[len(msgs)-1].Header.Set(hdrBatchCommit, "1")
+	subject := msgs[0].Subject
 	backoff := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		// A fresh batch id per attempt: a retried batch is a new batch whose
@@ -76,21 +111,20 @@ func (l *Log) AppendBatch(ctx context.Context, subject string, expected uint64, 
 		ack, err := l.publishBatch(ctx, msgs)
 		switch {
 		case err == nil:
-			return ack.Sequence, nil
+			return ack, batchStored, nil
 		case hasCode(err, errCodeAtomicDisabled):
-			return 0, fmt.Errorf("%w: %s: %w", ErrBatchUnsupported, l.stream.CachedInfo().Config.Name, err)
+			return nil, batchUnsupported, fmt.Errorf("%w: %s: %w", ErrBatchUnsupported, l.stream.CachedInfo().Config.Name, err)
 		case IsWrongLastSequence(err) && attempt == 1:
-			return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, subject, expected)
+			return nil, batchRefused, err
 		case IsWrongLastSequence(err), hasCode(err, errCodeBatchDuplicateID):
-			// An earlier attempt may have landed with its ack lost.
-			return l.resolveBatch(ctx, subject, expected, msgs)
+			return nil, batchMaybeEarlier, err
 		case !retryable(err) && !hasCode(err, errCodeBatchIncomplete):
-			return 0, fmt.Errorf("%w: append batch %s: %w", ErrUnavailable, subject, err)
+			return nil, batchFailed, fmt.Errorf("%w: append batch of %d (%s…): %w", ErrUnavailable, len(msgs), subject, err)
 		}
-		l.logger.Warn("eventstore: batch attempt failed, retrying", "subject", subject, "attempt", attempt, "err", err)
+		l.logger.Warn("eventstore: batch attempt failed, retrying", "size", len(msgs), "subject", subject, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
-			return 0, fmt.Errorf("%w: append batch %s: outcome unknown after %d attempts: %w", ErrUnavailable, subject, attempt, err)
+			return nil, batchFailed, fmt.Errorf("%w: append batch of %d (%s…): outcome unknown after %d attempts: %w", ErrUnavailable, len(msgs), subject, attempt, err)
 		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)

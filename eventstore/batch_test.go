@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -110,24 +109,18 @@ func TestAppendBatchLostAck(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			real := s.log.publish
-			var calls atomic.Int32
-			s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-				ack, err := real(ctx, m, opts...)
-				if calls.Add(1) == 1 && err == nil {
-					if tc.forget {
-						sent := time.Now()
-						natstest.Eventually(t, 10*time.Second, func() error {
-							if time.Since(sent) < 3*window {
-								return errors.New("the duplicate window has not passed")
-							}
-							return nil
-						})
-					}
-					return nil, nats.ErrTimeout // stored, but the ack never arrived
+			calls := loseAcks(s, 1, func(*nats.Msg, *jetstream.PubAck) error {
+				if tc.forget {
+					sent := time.Now()
+					natstest.Eventually(t, 10*time.Second, func() error {
+						if time.Since(sent) < 3*window {
+							return errors.New("the duplicate window has not passed")
+						}
+						return nil
+					})
 				}
-				return ack, err
-			}
+				return nats.ErrTimeout
+			})
 			last, err := s.AppendBatch(ctx, seq, openedN(1, 5))
 			if err != nil {
 				t.Fatalf("batch after a lost ack: %v", err)

@@ -151,56 +151,31 @@ func (g *groupCommitter) commit(batch []*groupReq) {
 	base := nuid.Next() + "."
 	msgs := make([]*nats.Msg, len(batch))
 	for i, r := range batch {
-		h := nats.Header{}
-		h.Set(jetstream.MsgIDHeader, r.subject+"."+base+strconv.Itoa(i+1))
-		h.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.expected, 10))
-		h.Set(hdrBatchSeq, strconv.Itoa(i+1))
-		msgs[i] = &nats.Msg{Subject: r.subject, Data: r.data, Header: h}
+		msgs[i] = batchMsg(r.subject, r.data, r.subject+"."+base+strconv.Itoa(i+1), i+1)
+		msgs[i].Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.expected, 10))
 	}
-	msgs[len(msgs)-1].Header.Set(hdrBatchCommit, "1")
-
-	backoff := 10 * time.Millisecond
-	for attempt := 1; ; attempt++ {
-		id := nuid.Next()
-		for _, m := range msgs {
-			m.Header.Set(hdrBatchID, id)
+	ack, outcome, err := g.log.sendBatch(ctx, msgs)
+	switch outcome {
+	case batchStored:
+		g.batches.Add(1)
+		g.grouped.Add(int64(len(batch)))
+		first := ack.Sequence - uint64(len(batch)) + 1
+		for i, r := range batch {
+			r.seq = first + uint64(i)
+			close(r.done)
 		}
-		ack, err := g.log.publishBatch(ctx, msgs)
-		switch {
-		case err == nil:
-			g.batches.Add(1)
-			g.grouped.Add(int64(len(batch)))
-			first := ack.Sequence - uint64(len(batch)) + 1
-			for i, r := range batch {
-				r.seq = first + uint64(i)
-				close(r.done)
-			}
-			return
-		case hasCode(err, errCodeAtomicDisabled):
-			g.once.Do(func() {
-				g.log.logger.Warn("eventstore: the stream does not allow atomic batches; appending one by one", "err", err)
-				close(g.disabled)
-			})
-			g.singles(batch)
-			return
-		case IsWrongLastSequence(err) && attempt == 1:
-			g.singles(batch) // nothing written: each on its own, conflicts included
-			return
-		case IsWrongLastSequence(err), hasCode(err, errCodeBatchDuplicateID):
-			g.resolve(ctx, batch, msgs) // an earlier attempt may have landed
-			return
-		case !retryable(err) && !hasCode(err, errCodeBatchIncomplete):
-			g.fail(batch, fmt.Errorf("%w: append batch: %w", ErrUnavailable, err))
-			return
-		}
-		g.log.logger.Warn("eventstore: group commit attempt failed, retrying", "size", len(batch), "attempt", attempt, "err", err)
-		select {
-		case <-ctx.Done():
-			g.fail(batch, fmt.Errorf("%w: append batch: outcome unknown after %d attempts: %w", ErrUnavailable, attempt, err))
-			return
-		case <-time.After(backoff):
-		}
-		backoff = min(2*backoff, 500*time.Millisecond)
+	case batchUnsupported:
+		g.once.Do(func() {
+			g.log.logger.Warn("eventstore: the stream does not allow atomic batches; appending one by one", "err", err)
+			close(g.disabled)
+		})
+		g.singles(batch)
+	case batchRefused:
+		g.singles(batch) // nothing written: each on its own, conflicts included
+	case batchMaybeEarlier:
+		g.resolve(ctx, batch, msgs)
+	default:
+		g.fail(batch, err)
 	}
 }
 

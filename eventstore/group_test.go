@@ -107,15 +107,14 @@ func TestGroupCommit(t *testing.T) {
 // The first three batch acks are lost, so a retry's ack may be lost too.
 func TestGroupCommitLostAck(t *testing.T) {
 	s := groupStore(t)
-	real := s.log.publish
 	var lost atomic.Int32
-	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-		ack, err := real(ctx, m, opts...)
-		if err == nil && m.Header.Get(hdrBatchCommit) != "" && lost.Add(1) <= 3 {
-			return nil, nats.ErrTimeout // stored, but the ack never arrived
+	loseAcks(s, 3, func(m *nats.Msg, _ *jetstream.PubAck) error {
+		if m.Header.Get(hdrBatchCommit) == "" {
+			return nil
 		}
-		return ack, err
-	}
+		lost.Add(1)
+		return nats.ErrTimeout
+	})
 	const n = 200
 	seqs, errs := appendAll(s, n, func(int) uint64 { return 0 })
 	if lost.Load() == 0 {

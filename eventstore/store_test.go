@@ -38,6 +38,28 @@ func open(t *testing.T) (*Store, *natstest.Server) {
 	return s, srv
 }
 
+// loseAcks makes the store's acknowledged publishes lose their ack: the
+// first lose of them for which lost (called with the ack; nil: always)
+// returns the error to report instead. It returns the count of publishes.
+func loseAcks(s *Store, lose int32, lost func(*nats.Msg, *jetstream.PubAck) error) *atomic.Int32 {
+	real := s.log.publish
+	var calls, dropped atomic.Int32
+	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+		calls.Add(1)
+		ack, err := real(ctx, m, opts...)
+		// Counted before lost runs, so that publishes lost makes itself
+		// (another writer) go through.
+		if err == nil && dropped.Add(1) <= lose {
+			if e := lost(m, ack); e != nil {
+				return nil, e // stored, but the ack never arrived
+			}
+			dropped.Add(-1)
+		}
+		return ack, err
+	}
+	return &calls
+}
+
 func TestAppendLoad(t *testing.T) {
 	s, _ := open(t)
 	ctx := context.Background()
@@ -119,15 +141,7 @@ func TestLostAck(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real := s.log.publish
-	var calls atomic.Int32
-	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-		ack, err := real(ctx, m, opts...)
-		if calls.Add(1) == 1 && err == nil {
-			return nil, nats.ErrTimeout // stored, but the ack never arrived
-		}
-		return ack, err
-	}
+	calls := loseAcks(s, 1, func(*nats.Msg, *jetstream.PubAck) error { return nats.ErrTimeout })
 	got, err := s.Append(ctx, seq, opened("bob", 1))
 	if err != nil {
 		t.Fatalf("append after a lost ack: %v", err)
@@ -153,18 +167,12 @@ func TestLostAckThenOtherWriter(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	real := s.log.publish
-	var calls atomic.Int32
-	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-		ack, err := real(ctx, m, opts...)
-		if calls.Add(1) == 1 && err == nil {
-			if _, err := s.Append(ctx, ack.Sequence, opened("carol", 2)); err != nil {
-				t.Errorf("other writer: %v", err)
-			}
-			return nil, context.DeadlineExceeded
+	loseAcks(s, 1, func(_ *nats.Msg, ack *jetstream.PubAck) error {
+		if _, err := s.Append(ctx, ack.Sequence, opened("carol", 2)); err != nil {
+			t.Errorf("other writer: %v", err)
 		}
-		return ack, err
-	}
+		return context.DeadlineExceeded
+	})
 	got, err := s.Append(ctx, seq, opened("bob", 1))
 	if err != nil {
 		t.Fatalf("append: %v", err)

@@ -84,15 +84,7 @@ type Projector struct {
 
 // Open opens (creating) a Pebble database at dir on fs (nil: the OS).
 func Open(dir string, fs vfs.FS, log *slog.Logger) (*pebble.DB, error) {
-	opts := &pebble.Options{Logger: pebbleLogger{log}, FormatMajorVersion: pebble.FormatNewest}
-	if fs != nil {
-		opts.FS = fs
-	}
-	db, err := pebble.Open(dir, opts)
-	if err != nil {
-		return nil, fmt.Errorf("projector: open %s: %w", dir, err)
-	}
-	return db, nil
+	return open(dir, fs, log, false)
 }
 
 // bulkMemTable is the memtable size of a bulk load: large enough that a
@@ -106,8 +98,14 @@ const bulkMemTable = 16 << 20
 // durable until Seal; a crash before leaves a database to throw away, which
 // is what a rebuild does with a generation it did not swap in.
 func OpenBulk(dir string, fs vfs.FS, log *slog.Logger) (*pebble.DB, error) {
-	opts := &pebble.Options{Logger: pebbleLogger{log}, FormatMajorVersion: pebble.FormatNewest,
-		DisableWAL: true, MemTableSize: bulkMemTable}
+	return open(dir, fs, log, true)
+}
+
+func open(dir string, fs vfs.FS, log *slog.Logger, bulk bool) (*pebble.DB, error) {
+	opts := &pebble.Options{Logger: pebbleLogger{log}, FormatMajorVersion: pebble.FormatNewest}
+	if bulk {
+		opts.DisableWAL, opts.MemTableSize = true, bulkMemTable
+	}
 	if fs != nil {
 		opts.FS = fs
 	}
