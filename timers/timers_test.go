@@ -52,12 +52,15 @@ func TestFireInOrder(t *testing.T) {
 	tm := start(t, srv, &f)
 	ctx := context.Background()
 	now := time.Now()
-	for i, d := range []time.Duration{300, 100, 200} {
+	// Far enough apart that a loaded machine keeps the order, and the
+	// deleted timer is due after the delete has certainly landed (it
+	// fired once in CI when due 50 ms after being set).
+	for i, d := range []time.Duration{900, 300, 600} {
 		if err := tm.Set(ctx, fmt.Sprintf("t%d", i), now.Add(d*time.Millisecond)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if err := tm.Set(ctx, "deleted", now.Add(50*time.Millisecond)); err != nil {
+	if err := tm.Set(ctx, "deleted", now.Add(450*time.Millisecond)); err != nil {
 		t.Fatal(err)
 	}
 	if err := tm.Delete(ctx, "deleted"); err != nil {
