@@ -1,9 +1,11 @@
 package projections_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/projections/outbox"
 	"github.com/hongbao/hongbao/projections/users"
 	"github.com/hongbao/hongbao/service"
 )
@@ -117,6 +120,34 @@ func TestViews(t *testing.T) {
 				want = 1
 			}
 			testenv.Eq(t, "best luck marks of "+id, best, want)
+		}
+	})
+
+	t.Run("the outbox lists every transfer the events imply, in stream order", func(t *testing.T) {
+		var want []outbox.Transfer
+		for _, id := range ids {
+			recs, err := h.Store().Load(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range recs {
+				want = append(want, outbox.TransfersOf(r, h.Stored(id).Sender)...)
+			}
+		}
+		slices.SortFunc(want, func(a, b outbox.Transfer) int { return cmp.Compare(a.Seq, b.Seq) })
+		got, err := h.Views.Outbox(context.Background(), 0, 1<<20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		testenv.Eq(t, "transfers", len(got), len(want))
+		for i := range want {
+			g, w := got[i], want[i]
+			if !g.At.Equal(w.At) {
+				t.Fatalf("transfer %d at %v, want %v", i, g.At, w.At)
+			}
+			if g.At = w.At; g != w {
+				t.Fatalf("transfer %d:\n%+v\nwant\n%+v", i, g, w)
+			}
 		}
 	})
 

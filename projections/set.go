@@ -129,6 +129,13 @@ func Open(js jetstream.JetStream, cfg Config) (*Set, error) {
 			return nil, err
 		}
 		l, err := s.openGen(name, gen)
+		if errors.Is(err, projector.ErrFormat) {
+			// Written by a build with other rows: start the next
+			// generation from the stream, as a rebuild would, and let
+			// the projector fill it while the service runs.
+			cfg.Logger.Warn("projection in an old format: rebuilding it from the stream", "projection", name, "err", err)
+			l, err = s.replaceGen(name, gen)
+		}
 		if err != nil {
 			s.closeAll()
 			return nil, err
@@ -136,6 +143,27 @@ func Open(js jetstream.JetStream, cfg Config) (*Set, error) {
 		s.live[name] = l
 	}
 	return s, nil
+}
+
+// replaceGen makes an empty generation after gen the live one and deletes
+// gen.
+func (s *Set) replaceGen(name string, gen int) (*live, error) {
+	if err := s.fs.RemoveAll(s.genDir(name, gen+1)); err != nil {
+		return nil, fmt.Errorf("projections: %w", err)
+	}
+	l, err := s.openGen(name, gen+1)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.writeCurrent(name, gen+1); err != nil {
+		l.db.Close()
+		return nil, err
+	}
+	if err := s.removeStale(name, gen+1); err != nil {
+		l.db.Close()
+		return nil, err
+	}
+	return l, nil
 }
 
 func (s *Set) genDir(name string, gen int) string {

@@ -6,10 +6,11 @@
 //	open:<envelope>:<index>   Opened: escrow credits the opener's wallet
 //	refund:<envelope>         Expired with a refund above zero: escrow credits the sender
 //
-// Rows (prefix "o/"):
+// Rows (prefix "o/"), format 2 (Projection.Format):
 //
-//	o/t/<transfer id>     the transfer
-//	o/q/<seq uint64be>    transfer id, in stream order (the dispatch queue)
+//	o/s/<envelope>        the sender, for the refund
+//	o/q/<seq uint64be>    the transfer of the event at seq, compact (see
+//	                      appendRow): the dispatch queue, in stream order
 //
 // Invariants: exactly one transfer per Opened and per refund above zero,
 // one per Paid; ids are derived from the event alone, so re-projecting an

@@ -1,11 +1,9 @@
 package outbox
 
 import (
-	"encoding"
 	"encoding/binary"
-	"encoding/json"
+	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"time"
 
@@ -15,6 +13,9 @@ import (
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/projector"
 )
+
+// ErrCorrupt: a stored transfer row does not decode. Match with errors.Is.
+var ErrCorrupt = errors.New("outbox: corrupt transfer row")
 
 // Transfer is one money movement the ledger must make, with the stream
 // sequence of the event behind it and whose wallet it credits.
@@ -32,20 +33,17 @@ var _ projector.Projection = Projection{}
 // Name is "outbox".
 func (Projection) Name() string { return "outbox" }
 
-// senders remembers who wrapped an envelope, for its refund.
-// The keys are projector.Key("o/s/", id), projector.Key("o/t/", id) and
-// projector.Key("o/q/", seq), built without boxing their parts.
+// Format is the version of the rows: 2 since a transfer is one compact row
+// under its sequence (format 1 kept it as JSON under its id, indexed by
+// sequence). A database in another format is rebuilt, not read.
+func (Projection) Format() int { return 2 }
 
-func senderKey(id string) []byte { return prefixed("o/s/", id) }
-
-func transferKey(id string) []byte { return prefixed("o/t/", id) }
+func senderKey(id string) []byte {
+	return append(append(make([]byte, 0, 4+len(id)), "o/s/"...), id...)
+}
 
 func queueKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(append(make([]byte, 0, 4+8), "o/q/"...), seq)
-}
-
-func prefixed(prefix, id string) []byte {
-	return append(append(make([]byte, 0, len(prefix)+len(id)), prefix...), id...)
 }
 
 // TransfersOf returns the transfers an event implies (sender is the
@@ -59,51 +57,176 @@ func TransfersOf(rec events.Record, sender string) []Transfer {
 
 // transferOf is the transfer an event implies, if any (at most one).
 func transferOf(rec events.Record, sender string) (Transfer, bool) {
-	id := rec.Event.EnvelopeID
-	t := Transfer{Seq: rec.Seq, Transfer: ledger.Transfer{EnvelopeID: id, At: rec.Event.At}}
 	switch d := rec.Event.Data.(type) {
 	case events.Paid:
-		t.ID, t.Kind, t.Debit, t.Credit, t.Amount = "fund:"+id, ledger.KindFund, ledger.AccountExternal, ledger.EscrowAccount(id), d.Amount
+		return newTransfer(ledger.KindFund, rec.Event.EnvelopeID, 0, "", d.Amount, rec.Event.At, rec.Seq), true
 	case events.Opened:
-		t.ID, t.Kind, t.Amount = "open:"+id+":"+strconv.Itoa(d.Index), ledger.KindOpen, d.Amount
-		t.Debit, t.Credit, t.User = ledger.EscrowAccount(id), ledger.WalletAccount(d.User), d.User
+		return newTransfer(ledger.KindOpen, rec.Event.EnvelopeID, d.Index, d.User, d.Amount, rec.Event.At, rec.Seq), true
 	case events.Expired:
 		if d.Refund == 0 {
 			return Transfer{}, false
 		}
-		t.ID, t.Kind, t.Amount = "refund:"+id, ledger.KindRefund, d.Refund
-		t.Debit, t.Credit, t.User = ledger.EscrowAccount(id), ledger.WalletAccount(sender), sender
-	default:
-		return Transfer{}, false
+		return newTransfer(ledger.KindRefund, rec.Event.EnvelopeID, 0, sender, d.Refund, rec.Event.At, rec.Seq), true
 	}
-	return t, true
+	return Transfer{}, false
+}
+
+// newTransfer derives a transfer's id and accounts from what its event
+// says: the kind, the envelope, the open's index and whose wallet it
+// credits. A stored row holds only these, so a transfer read back is the
+// one the event implied.
+func newTransfer(kind, envelope string, index int, user string, amount int64, at time.Time, seq uint64) Transfer {
+	t := Transfer{Seq: seq, User: user, Transfer: ledger.Transfer{Kind: kind, EnvelopeID: envelope, Amount: amount, At: at}}
+	switch kind {
+	case ledger.KindFund:
+		t.ID, t.Debit, t.Credit = "fund:"+envelope, ledger.AccountExternal, ledger.EscrowAccount(envelope)
+	case ledger.KindOpen:
+		t.ID = "open:" + envelope + ":" + strconv.Itoa(index)
+		t.Debit, t.Credit = ledger.EscrowAccount(envelope), ledger.WalletAccount(user)
+	case ledger.KindRefund:
+		t.ID, t.Debit, t.Credit = "refund:"+envelope, ledger.EscrowAccount(envelope), ledger.WalletAccount(user)
+	}
+	return t
 }
 
 // Apply projects one event.
 func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
-	if w, ok := rec.Event.Data.(events.Wrapped); ok {
-		return tx.SetRaw(senderKey(id), []byte(w.Sender))
-	}
-	var sender string
-	if _, ok := rec.Event.Data.(events.Expired); ok {
-		v, found, err := tx.GetRaw(senderKey(id))
+	var row []byte
+	switch d := rec.Event.Data.(type) {
+	case events.Wrapped:
+		return tx.SetRaw(senderKey(id), []byte(d.Sender))
+	case events.Paid:
+		row = appendRow(tagFund, id, 0, "", d.Amount, rec.Event.At)
+	case events.Opened:
+		row = appendRow(tagOpen, id, d.Index, d.User, d.Amount, rec.Event.At)
+	case events.Expired:
+		if d.Refund == 0 {
+			return nil
+		}
+		sender, found, err := tx.GetRaw(senderKey(id))
 		if err != nil {
 			return err
 		}
 		if !found {
 			return fmt.Errorf("outbox: %s for unknown envelope %s: %w", rec.Event.Type, id, pebble.ErrNotFound)
 		}
-		sender = string(v)
-	}
-	t, ok := transferOf(rec, sender)
-	if !ok {
+		row = appendRow(tagRefund, id, 0, string(sender), d.Refund, rec.Event.At)
+	default:
 		return nil
 	}
-	if err := projector.Set(tx, transferKey(t.ID), t); err != nil {
-		return err
+	return tx.SetRaw(queueKey(rec.Seq), row)
+}
+
+// A transfer row (under o/q/<seq>) is
+//
+//	tag       1 byte: 'f' fund, 'o' open, 'r' refund
+//	envelope  uvarint length, bytes
+//	amount    varint
+//	at        varint Unix seconds, uvarint nanoseconds
+//	index     uvarint (open only)
+//	user      uvarint length, bytes (open and refund)
+//
+// about 50 bytes where the JSON of format 1 took 230. The rest of the
+// transfer (id, accounts) is derived again by newTransfer.
+const (
+	tagFund   = 'f'
+	tagOpen   = 'o'
+	tagRefund = 'r'
+)
+
+func appendRow(tag byte, envelope string, index int, user string, amount int64, at time.Time) []byte {
+	b := make([]byte, 0, 1+1+len(envelope)+10+10+5+3+1+len(user))
+	b = append(b, tag)
+	b = binary.AppendUvarint(b, uint64(len(envelope)))
+	b = append(b, envelope...)
+	b = binary.AppendVarint(b, amount)
+	b = binary.AppendVarint(b, at.Unix())
+	b = binary.AppendUvarint(b, uint64(at.Nanosecond()))
+	if tag == tagOpen {
+		b = binary.AppendUvarint(b, uint64(index))
 	}
-	return tx.SetRaw(queueKey(rec.Seq), []byte(t.ID))
+	if tag != tagFund {
+		b = binary.AppendUvarint(b, uint64(len(user)))
+		b = append(b, user...)
+	}
+	return b
+}
+
+// decodeRow reads a transfer row back (seq is its key's).
+func decodeRow(b []byte, seq uint64) (Transfer, error) {
+	d := rowDecoder{b: b}
+	tag := d.byte()
+	envelope := d.string()
+	amount := d.varint()
+	sec := d.varint()
+	nsec := d.uvarint()
+	var index uint64
+	var user, kind string
+	switch tag {
+	case tagFund:
+		kind = ledger.KindFund
+	case tagOpen:
+		kind, index, user = ledger.KindOpen, d.uvarint(), d.string()
+	case tagRefund:
+		kind, user = ledger.KindRefund, d.string()
+	default:
+		d.fail()
+	}
+	if d.bad || len(d.b) != 0 || nsec >= 1e9 || index > 1<<31 {
+		return Transfer{}, fmt.Errorf("%w at sequence %d: % x", ErrCorrupt, seq, b)
+	}
+	return newTransfer(kind, envelope, int(index), user, amount, time.Unix(sec, int64(nsec)).UTC(), seq), nil
+}
+
+// rowDecoder reads a row's fields in turn; after the first fault every read
+// yields zero and bad stays set.
+type rowDecoder struct {
+	b   []byte
+	bad bool
+}
+
+func (d *rowDecoder) fail() { d.bad, d.b = true, nil }
+
+func (d *rowDecoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *rowDecoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *rowDecoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *rowDecoder) string() string {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return ""
+	}
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
 }
 
 // List returns up to limit transfers in stream order after the stream
@@ -116,83 +239,15 @@ func List(r pebble.Reader, after uint64, limit int) ([]Transfer, error) {
 	defer it.Close()
 	var out []Transfer
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
-		var t Transfer
-		found, err := projector.GetJSON(r, transferKey(string(it.Value())), &t)
+		k := it.Key()
+		if len(k) != 4+8 {
+			return nil, fmt.Errorf("%w: key %q", ErrCorrupt, k)
+		}
+		t, err := decodeRow(it.Value(), binary.BigEndian.Uint64(k[4:]))
 		if err != nil {
 			return nil, err
 		}
-		if found {
-			out = append(out, t)
-		}
+		out = append(out, t)
 	}
 	return out, it.Error()
 }
-
-// Get returns the transfer with the id.
-func Get(r pebble.Reader, id string) (Transfer, bool, error) {
-	var t Transfer
-	found, err := projector.GetJSON(r, transferKey(id), &t)
-	return t, found, err
-}
-
-// AppendJSON encodes t as json.Marshal does (projector.JSONAppender). It
-// writes ledger.Transfer's fields as they are today; should that type
-// change, it falls back to json.Marshal (and TestRowsJSON fails until it is
-// brought up to date).
-func (t Transfer) AppendJSON(b []byte) ([]byte, error) {
-	if !transferFieldsKnown {
-		j, err := json.Marshal(t)
-		return append(b, j...), err
-	}
-	b = append(b, `{"id":`...)
-	b = projector.AppendJSONString(b, t.ID)
-	b = append(b, `,"kind":`...)
-	b = projector.AppendJSONString(b, t.Kind)
-	b = append(b, `,"envelope_id":`...)
-	b = projector.AppendJSONString(b, t.EnvelopeID)
-	b = append(b, `,"debit":`...)
-	b = projector.AppendJSONString(b, t.Debit)
-	b = append(b, `,"credit":`...)
-	b = projector.AppendJSONString(b, t.Credit)
-	b = append(b, `,"amount":`...)
-	b = strconv.AppendInt(b, t.Amount, 10)
-	b = append(b, `,"at":`...)
-	b, err := projector.AppendJSONTime(b, t.At)
-	if err != nil {
-		return b, err
-	}
-	if t.User != "" {
-		b = append(b, `,"user":`...)
-		b = projector.AppendJSONString(b, t.User)
-	}
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, t.Seq, 10)
-	return append(b, '}'), nil
-}
-
-// transferFieldsKnown: ledger.Transfer is what Transfer.AppendJSON writes.
-var transferFieldsKnown = func() bool {
-	typ := reflect.TypeFor[ledger.Transfer]()
-	want := []struct {
-		name, tag string
-		typ       reflect.Type
-	}{
-		{"ID", `json:"id"`, reflect.TypeFor[string]()},
-		{"Kind", `json:"kind"`, reflect.TypeFor[string]()},
-		{"EnvelopeID", `json:"envelope_id"`, reflect.TypeFor[string]()},
-		{"Debit", `json:"debit"`, reflect.TypeFor[string]()},
-		{"Credit", `json:"credit"`, reflect.TypeFor[string]()},
-		{"Amount", `json:"amount"`, reflect.TypeFor[int64]()},
-		{"At", `json:"at"`, reflect.TypeFor[time.Time]()},
-	}
-	if typ.NumField() != len(want) || reflect.PointerTo(typ).Implements(reflect.TypeFor[json.Marshaler]()) ||
-		reflect.PointerTo(typ).Implements(reflect.TypeFor[encoding.TextMarshaler]()) {
-		return false
-	}
-	for i, w := range want {
-		if f := typ.Field(i); f.Name != w.name || string(f.Tag) != w.tag || f.Type != w.typ {
-			return false
-		}
-	}
-	return true
-}()

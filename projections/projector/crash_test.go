@@ -142,6 +142,9 @@ type crashHook struct {
 	fire func()
 }
 
+// Format is the wrapped projection's.
+func (h *crashHook) Format() int { return projector.FormatOf(projector.Events(h.Projection)) }
+
 func (h *crashHook) Apply(tx *projector.Tx, rec events.Record) error {
 	if h.fire != nil && rec.Seq == h.at {
 		h.once.Do(h.fire)

@@ -38,6 +38,11 @@
 //     WAL sync done), so WaitFor(seq) (read-your-writes) never answers from
 //     data a crash could take back.
 //
+// Formats. A projection may give its rows a format version (Versioned;
+// 1 otherwise). New records it in an empty database (FormatKey) and refuses
+// a database in another format with ErrFormat: its rows are rebuilt from
+// the stream, never misread (projections.Open starts the next generation).
+//
 // The one exception is a bulk load (OpenBulk, Config.Bulk), which a rebuild
 // uses to fill a new generation that nothing reads yet: no WAL, batches
 // applied without Sync, Applied() meaning visible. Seal flushes its

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ var (
 	ErrOutOfOrder = errors.New("projector: event out of order")
 	ErrLagging    = errors.New("projector: not caught up in time")
 	ErrStopped    = errors.New("projector: stopped")
+	ErrFormat     = errors.New("projector: database written in another format")
 )
 
 // Projection turns events into rows. Apply writes the rows for one event
@@ -57,6 +59,77 @@ func (p eventsProjection) ApplyMsg(tx *Tx, seq uint64, data []byte) error {
 // CheckpointKey holds the stream sequence of the last applied event. Every
 // projection's own keys must sort after it (they start with a letter).
 var CheckpointKey = []byte("\x00checkpoint")
+
+// FormatKey holds the format version of a database's rows (decimal). A
+// database without it and with a checkpoint was written before formats were
+// recorded, in format 1.
+var FormatKey = []byte("\x00format")
+
+// Versioned is a projection whose rows have a format version: a new version
+// means its rows must be rebuilt from the stream. A projection that does
+// not implement it is at format 1.
+type Versioned interface{ Format() int }
+
+// FormatOf is the format version of proj's rows.
+func FormatOf(proj RawProjection) int {
+	var p any = proj
+	if ep, ok := proj.(eventsProjection); ok {
+		p = ep.Projection
+	}
+	if v, ok := p.(Versioned); ok {
+		return v.Format()
+	}
+	return 1
+}
+
+// StoredFormat is the format version a database's rows are in: 0 for an
+// empty database, 1 for one written before formats were recorded.
+func StoredFormat(r pebble.Reader) (int, error) {
+	v, closer, err := r.Get(FormatKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		cp, err := Checkpoint(r)
+		if err != nil || cp == 0 {
+			return 0, err
+		}
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("projector: format: %w", err)
+	}
+	defer closer.Close()
+	f, err := strconv.Atoi(string(v))
+	if err != nil || f < 1 {
+		return 0, fmt.Errorf("projector: format %q", v)
+	}
+	return f, nil
+}
+
+// stamp checks that db holds proj's format and records it: an empty
+// database takes proj's format, an unmarked one of format 1 is marked.
+// ErrFormat: the rows are in another format, and need a rebuild.
+func stamp(db *pebble.DB, proj RawProjection, bulk bool) error {
+	have, err := StoredFormat(db)
+	if err != nil {
+		return err
+	}
+	want := FormatOf(proj)
+	switch {
+	case have != 0 && have != want:
+		return fmt.Errorf("%w: %s is in format %d, this build writes %d", ErrFormat, proj.Name(), have, want)
+	case have == want:
+		if _, closer, err := db.Get(FormatKey); err == nil {
+			return closer.Close()
+		}
+	}
+	opt := pebble.Sync
+	if bulk {
+		opt = pebble.NoSync // no WAL: Seal makes it durable with the rest
+	}
+	if err := db.Set(FormatKey, strconv.AppendInt(nil, int64(want), 10), opt); err != nil {
+		return fmt.Errorf("projector: recording the format: %w", err)
+	}
+	return nil
+}
 
 // Config of a projector.
 type Config struct {
@@ -154,6 +227,9 @@ func NewRaw(db *pebble.DB, proj RawProjection, js jetstream.JetStream, cfg Confi
 	p := &Projector{cfg: cfg, proj: proj, db: db, js: js, changed: make(chan struct{})}
 	if ep, ok := proj.(eventsProjection); ok {
 		p.events = ep.Projection
+	}
+	if err := stamp(db, proj, cfg.Bulk); err != nil {
+		return nil, err
 	}
 	cp, err := Checkpoint(db)
 	if err != nil {
