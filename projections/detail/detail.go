@@ -25,6 +25,9 @@ var _ projector.Projection = Projection{}
 // Name is "detail".
 func (Projection) Name() string { return "detail" }
 
+// Format is the version of the rows: 2, binary (1 was JSON).
+func (Projection) Format() int { return 2 }
+
 type summary struct {
 	Sender      string    `json:"sender"`
 	Kind        string    `json:"kind"`
@@ -102,7 +105,7 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 // the first), at most limit of them.
 func Get(r pebble.Reader, id, cursor string, limit int) (api.GetReply, error) {
 	var s summary
-	found, err := projector.GetJSON(r, summaryKey(id), &s)
+	found, err := projector.GetRow(r, summaryKey(id), &s)
 	if err != nil {
 		return api.GetReply{}, err
 	}
@@ -134,7 +137,7 @@ func Get(r pebble.Reader, id, cursor string, limit int) (api.GetReply, error) {
 			break
 		}
 		var o openRow
-		if err := projector.IterJSON(it, &o); err != nil {
+		if err := projector.IterRow(it, &o); err != nil {
 			return api.GetReply{}, err
 		}
 		reply.Opens = append(reply.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: index, At: formatTime(o.At),
@@ -147,7 +150,7 @@ func Get(r pebble.Reader, id, cursor string, limit int) (api.GetReply, error) {
 // LastSeq is the stream sequence of the envelope's last projected event.
 func LastSeq(r pebble.Reader, id string) (uint64, bool, error) {
 	var s summary
-	found, err := projector.GetJSON(r, summaryKey(id), &s)
+	found, err := projector.GetRow(r, summaryKey(id), &s)
 	return s.LastSeq, found, err
 }
 
@@ -158,60 +161,48 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(api.TimeFormat)
 }
 
-// AppendJSON encodes s as json.Marshal does (projector.JSONAppender).
-func (s summary) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"sender":`...)
-	b = projector.AppendJSONString(b, s.Sender)
-	b = append(b, `,"kind":`...)
-	b = projector.AppendJSONString(b, s.Kind)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, s.Total, 10)
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(s.Count), 10)
-	if s.Greeting != "" {
-		b = append(b, `,"greeting":`...)
-		b = projector.AppendJSONString(b, s.Greeting)
-	}
-	b = append(b, `,"state":`...)
-	b = projector.AppendJSONString(b, s.State)
-	b = append(b, `,"opened_count":`...)
-	b = strconv.AppendInt(b, int64(s.OpenedCount), 10)
-	b = append(b, `,"opened_total":`...)
-	b = strconv.AppendInt(b, s.OpenedTotal, 10)
-	b = append(b, `,"refunded":`...)
-	b = strconv.AppendInt(b, s.Refunded, 10)
-	b = append(b, `,"created_at":`...)
-	b, err := projector.AppendJSONTime(b, s.CreatedAt)
-	if err != nil {
-		return b, err
-	}
-	if !s.ExpiresAt.IsZero() {
-		b = append(b, `,"expires_at":`...)
-		if b, err = projector.AppendJSONTime(b, s.ExpiresAt); err != nil {
-			return b, err
-		}
-	}
-	b = append(b, `,"best_index":`...)
-	b = strconv.AppendInt(b, int64(s.BestIndex), 10)
-	b = append(b, `,"best_amount":`...)
-	b = strconv.AppendInt(b, s.BestAmount, 10)
-	b = append(b, `,"last_seq":`...)
-	b = strconv.AppendUint(b, s.LastSeq, 10)
-	return append(b, '}'), nil
+// The rows are binary (projector.RowCodec), format 2: the fields in the
+// order of the struct, strings with their length, integers as varints,
+// times as Unix seconds and nanoseconds. Format 1 was JSON.
+
+// AppendRow encodes s (projector.RowCodec).
+func (s *summary) AppendRow(b []byte) []byte {
+	b = projector.AppendString(b, s.Sender)
+	b = projector.AppendString(b, s.Kind)
+	b = binary.AppendVarint(b, s.Total)
+	b = binary.AppendVarint(b, int64(s.Count))
+	b = projector.AppendString(b, s.Greeting)
+	b = projector.AppendString(b, s.State)
+	b = binary.AppendVarint(b, int64(s.OpenedCount))
+	b = binary.AppendVarint(b, s.OpenedTotal)
+	b = binary.AppendVarint(b, s.Refunded)
+	b = projector.AppendTime(b, s.CreatedAt)
+	b = projector.AppendTime(b, s.ExpiresAt)
+	b = binary.AppendVarint(b, int64(s.BestIndex))
+	b = binary.AppendVarint(b, s.BestAmount)
+	return binary.AppendUvarint(b, s.LastSeq)
 }
 
-// AppendJSON encodes o as json.Marshal does (projector.JSONAppender).
-func (o openRow) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"user":`...)
-	b = projector.AppendJSONString(b, o.User)
-	b = append(b, `,"amount":`...)
-	b = strconv.AppendInt(b, o.Amount, 10)
-	b = append(b, `,"at":`...)
-	b, err := projector.AppendJSONTime(b, o.At)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"seq":`...)
-	b = strconv.AppendUint(b, o.Seq, 10)
-	return append(b, '}'), nil
+// DecodeRow decodes what AppendRow wrote (projector.RowCodec).
+func (s *summary) DecodeRow(b []byte) error {
+	r := projector.NewRowReader(b)
+	*s = summary{Sender: r.String(), Kind: r.String(), Total: r.Varint(), Count: r.Int(), Greeting: r.String(),
+		State: r.String(), OpenedCount: r.Int(), OpenedTotal: r.Varint(), Refunded: r.Varint(), CreatedAt: r.Time(),
+		ExpiresAt: r.Time(), BestIndex: r.Int(), BestAmount: r.Varint(), LastSeq: r.Uvarint()}
+	return r.Done()
+}
+
+// AppendRow encodes o (projector.RowCodec).
+func (o *openRow) AppendRow(b []byte) []byte {
+	b = projector.AppendString(b, o.User)
+	b = binary.AppendVarint(b, o.Amount)
+	b = projector.AppendTime(b, o.At)
+	return binary.AppendUvarint(b, o.Seq)
+}
+
+// DecodeRow decodes what AppendRow wrote (projector.RowCodec).
+func (o *openRow) DecodeRow(b []byte) error {
+	r := projector.NewRowReader(b)
+	*o = openRow{User: r.String(), Amount: r.Varint(), At: r.Time(), Seq: r.Uvarint()}
+	return r.Done()
 }

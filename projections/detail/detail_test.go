@@ -8,9 +8,9 @@ import (
 	"github.com/hongbao/hongbao/projections/projector/rowtest"
 )
 
-func TestRowsJSON(t *testing.T) {
-	rowtest.CheckJSON[summary](t)
-	rowtest.CheckJSON[openRow](t)
+func TestRows(t *testing.T) {
+	rowtest.CheckRow[summary](t)
+	rowtest.CheckRow[openRow](t)
 }
 
 func TestKeys(t *testing.T) {

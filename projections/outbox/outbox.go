@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"strconv"
 	"time"
@@ -13,9 +12,6 @@ import (
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/projector"
 )
-
-// ErrCorrupt: a stored transfer row does not decode. Match with errors.Is.
-var ErrCorrupt = errors.New("outbox: corrupt transfer row")
 
 // Transfer is one money movement the ledger must make, with the stream
 // sequence of the event behind it and whose wallet it credits.
@@ -137,96 +133,40 @@ const (
 
 func appendRow(tag byte, envelope string, index int, user string, amount int64, at time.Time) []byte {
 	b := make([]byte, 0, 1+1+len(envelope)+10+10+5+3+1+len(user))
-	b = append(b, tag)
-	b = binary.AppendUvarint(b, uint64(len(envelope)))
-	b = append(b, envelope...)
-	b = binary.AppendVarint(b, amount)
-	b = binary.AppendVarint(b, at.Unix())
-	b = binary.AppendUvarint(b, uint64(at.Nanosecond()))
+	b = projector.AppendString(append(b, tag), envelope)
+	b = projector.AppendTime(binary.AppendVarint(b, amount), at)
 	if tag == tagOpen {
 		b = binary.AppendUvarint(b, uint64(index))
 	}
 	if tag != tagFund {
-		b = binary.AppendUvarint(b, uint64(len(user)))
-		b = append(b, user...)
+		b = projector.AppendString(b, user)
 	}
 	return b
 }
 
 // decodeRow reads a transfer row back (seq is its key's).
 func decodeRow(b []byte, seq uint64) (Transfer, error) {
-	d := rowDecoder{b: b}
-	tag := d.byte()
-	envelope := d.string()
-	amount := d.varint()
-	sec := d.varint()
-	nsec := d.uvarint()
+	r := projector.NewRowReader(b)
+	tag, envelope, amount, at := r.Byte(), r.String(), r.Varint(), r.Time()
 	var index uint64
 	var user, kind string
 	switch tag {
 	case tagFund:
 		kind = ledger.KindFund
 	case tagOpen:
-		kind, index, user = ledger.KindOpen, d.uvarint(), d.string()
+		kind, index, user = ledger.KindOpen, r.Uvarint(), r.String()
 	case tagRefund:
-		kind, user = ledger.KindRefund, d.string()
+		kind, user = ledger.KindRefund, r.String()
 	default:
-		d.fail()
+		r.Fail()
 	}
-	if d.bad || len(d.b) != 0 || nsec >= 1e9 || index > 1<<31 {
-		return Transfer{}, fmt.Errorf("%w at sequence %d: % x", ErrCorrupt, seq, b)
+	if index > 1<<31 {
+		r.Fail()
 	}
-	return newTransfer(kind, envelope, int(index), user, amount, time.Unix(sec, int64(nsec)).UTC(), seq), nil
-}
-
-// rowDecoder reads a row's fields in turn; after the first fault every read
-// yields zero and bad stays set.
-type rowDecoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *rowDecoder) fail() { d.bad, d.b = true, nil }
-
-func (d *rowDecoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail()
-		return 0
+	if err := r.Done(); err != nil {
+		return Transfer{}, fmt.Errorf("outbox: the transfer at sequence %d: %w", seq, err)
 	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *rowDecoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *rowDecoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *rowDecoder) string() string {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return ""
-	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
+	return newTransfer(kind, envelope, int(index), user, amount, at, seq), nil
 }
 
 // List returns up to limit transfers in stream order after the stream
@@ -241,7 +181,7 @@ func List(r pebble.Reader, after uint64, limit int) ([]Transfer, error) {
 	for ok := it.First(); ok && len(out) < limit; ok = it.Next() {
 		k := it.Key()
 		if len(k) != 4+8 {
-			return nil, fmt.Errorf("%w: key %q", ErrCorrupt, k)
+			return nil, fmt.Errorf("outbox: %w: key %q", projector.ErrCorruptRow, k)
 		}
 		t, err := decodeRow(it.Value(), binary.BigEndian.Uint64(k[4:]))
 		if err != nil {

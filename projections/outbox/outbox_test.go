@@ -81,7 +81,7 @@ func TestRowRoundTrip(t *testing.T) {
 }
 
 // TestCorruptRows: every truncation of a row, and rows with an unknown tag,
-// trailing bytes or an impossible field, are ErrCorrupt, not a transfer.
+// trailing bytes or an impossible field, are ErrCorruptRow, not a transfer.
 func TestCorruptRows(t *testing.T) {
 	at := time.Date(2026, 11, 23, 12, 0, 0, 5, time.UTC)
 	row := appendRow(tagOpen, "01JQ", 3, "bob", 61, at)
@@ -96,8 +96,8 @@ func TestCorruptRows(t *testing.T) {
 	nsec := append([]byte{tagFund, 1, 'a', 2, 0}, 0xff, 0xff, 0xff, 0xff, 0x0f) // 2^32-1 ns
 	bad = append(bad, nsec)
 	for _, b := range bad {
-		if tr, err := decodeRow(b, 9); !errors.Is(err, ErrCorrupt) {
-			t.Errorf("% x: %+v, %v; want ErrCorrupt", b, tr, err)
+		if tr, err := decodeRow(b, 9); !errors.Is(err, projector.ErrCorruptRow) {
+			t.Errorf("% x: %+v, %v; want ErrCorruptRow", b, tr, err)
 		}
 	}
 }

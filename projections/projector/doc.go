@@ -3,8 +3,10 @@
 // starts after the database's checkpoint.
 //
 // Projections read and write rows through a Tx, the batch being built:
-// Get and Set for JSON rows of any type, GetRaw and SetRaw for rows stored
-// as they are. The Tx keeps every row it has read or written decoded until
+// Get and Set for rows of any type, GetRaw and SetRaw for rows stored as
+// they are. A row type is stored in its own compact binary form when it
+// implements RowCodec (detail, users), as JSON otherwise; GetRow and
+// IterRow read either way for queries. The Tx keeps every row it has read or written decoded until
 // the batch is committed, so a row that many events of a batch change
 // (a summary, a user's totals) is decoded at most once and encoded once
 // per batch. Row types may implement JSONAppender to be encoded without

@@ -10,8 +10,9 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// GetJSON reads the JSON row at key into v; found is false when absent.
-func GetJSON(r pebble.Reader, key []byte, v any) (found bool, err error) {
+// GetRow reads the row at key into v (binary with v's RowCodec, or JSON);
+// found is false when absent.
+func GetRow(r pebble.Reader, key []byte, v any) (found bool, err error) {
 	b, closer, err := r.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
@@ -20,22 +21,30 @@ func GetJSON(r pebble.Reader, key []byte, v any) (found bool, err error) {
 		return false, err
 	}
 	defer closer.Close()
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := decodeRow(b, v); err != nil {
 		return false, fmt.Errorf("projector: row %q: %w", key, err)
 	}
 	return true, nil
 }
 
-// IterJSON decodes the JSON row under the iterator.
-func IterJSON(it *pebble.Iterator, v any) error {
+// IterRow decodes the row under the iterator into v, as GetRow does.
+func IterRow(it *pebble.Iterator, v any) error {
 	b, err := it.ValueAndErr()
 	if err != nil {
 		return err
 	}
-	if err := json.Unmarshal(b, v); err != nil {
+	if err := decodeRow(b, v); err != nil {
 		return fmt.Errorf("projector: row %q: %w", it.Key(), err)
 	}
 	return nil
+}
+
+// decodeRow decodes b into v with v's RowCodec, or as JSON.
+func decodeRow(b []byte, v any) error {
+	if c, ok := v.(RowCodec); ok {
+		return c.DecodeRow(b)
+	}
+	return json.Unmarshal(b, v)
 }
 
 // Key joins parts into a key: strings as they are, uint64 and uint16 big

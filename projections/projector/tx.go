@@ -62,9 +62,13 @@ type cellOf interface {
 
 type cell[T any] struct{ v T }
 
-// encode encodes the value with its AppendJSON, or as json.Marshal does
-// (json.Encoder.Encode is json.Marshal plus a newline).
+// encode encodes the value with its RowCodec or its AppendJSON, or as
+// json.Marshal does (json.Encoder.Encode is json.Marshal plus a newline).
 func (c *cell[T]) encode(e *encoder) ([]byte, error) {
+	if a, ok := any(&c.v).(RowCodec); ok {
+		e.scratch = a.AppendRow(e.scratch[:0])
+		return e.scratch, nil
+	}
 	if a, ok := any(&c.v).(JSONAppender); ok {
 		b, err := a.AppendJSON(e.scratch[:0])
 		e.scratch = b
@@ -88,7 +92,7 @@ func newRowSet() *rowSet { return &rowSet{rows: make(map[string]*row)} }
 // holds in the batch (a programming error).
 var ErrRowType = errors.New("projector: row used as two types in one batch")
 
-// Get reads the JSON row at key as a T; found is false when it is absent
+// Get reads the row at key as a T (binary with T's RowCodec, or JSON); found is false when it is absent
 // (v is then T's zero value).
 func Get[T any](tx *Tx, key []byte) (v T, found bool, err error) {
 	r := tx.cur.rows[string(key)]
@@ -108,10 +112,11 @@ func newCell[T any]() cellOf { return &cell[T]{} }
 
 func decodeCell[T any](b []byte) (cellOf, error) {
 	c := &cell[T]{}
-	return c, json.Unmarshal(b, &c.v)
+	return c, decodeRow(b, &c.v)
 }
 
-// Set writes v as the JSON row at key (encoded at commit).
+// Set writes v as the row at key (encoded at commit, binary with T's
+// RowCodec or JSON).
 func Set[T any](tx *Tx, key []byte, v T) error {
 	r := tx.cur.rows[string(key)]
 	if r == nil {

@@ -3,7 +3,6 @@ package users
 import (
 	"encoding/binary"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -26,6 +25,9 @@ var _ projector.Projection = Projection{}
 
 // Name is "users".
 func (Projection) Name() string { return "users" }
+
+// Format is the version of the rows: 2, binary (1 was JSON).
+func (Projection) Format() int { return 2 }
 
 type helper struct {
 	Sender    string    `json:"sender"`
@@ -193,13 +195,13 @@ func addTotals(tx *projector.Tx, key []byte, count int, amount int64, best int) 
 func Received(r pebble.Reader, user string, year int, cursor string, limit int) (api.ReceivedReply, error) {
 	reply := api.ReceivedReply{Items: []api.ReceivedItem{}}
 	var t totals
-	if _, err := projector.GetJSON(r, totalsKey("r", user, year), &t); err != nil {
+	if _, err := projector.GetRow(r, totalsKey("r", user, year), &t); err != nil {
 		return reply, err
 	}
 	reply.Totals = api.ListTotals(t)
 	next, err := page(r, "r", user, year, cursor, limit, func(it *pebble.Iterator) error {
 		var v received
-		if err := projector.IterJSON(it, &v); err != nil {
+		if err := projector.IterRow(it, &v); err != nil {
 			return err
 		}
 		reply.Items = append(reply.Items, api.ReceivedItem{EnvelopeID: v.EnvelopeID, Sender: v.Sender, Amount: v.Amount, At: formatTime(v.At), BestLuck: v.BestLuck})
@@ -213,13 +215,13 @@ func Received(r pebble.Reader, user string, year int, cursor string, limit int) 
 func Sent(r pebble.Reader, user string, year int, cursor string, limit int) (api.SentReply, error) {
 	reply := api.SentReply{Items: []api.SentItem{}}
 	var t totals
-	if _, err := projector.GetJSON(r, totalsKey("s", user, year), &t); err != nil {
+	if _, err := projector.GetRow(r, totalsKey("s", user, year), &t); err != nil {
 		return reply, err
 	}
 	reply.Totals = api.ListTotals(t)
 	next, err := page(r, "s", user, year, cursor, limit, func(it *pebble.Iterator) error {
 		var v sent
-		if err := projector.IterJSON(it, &v); err != nil {
+		if err := projector.IterRow(it, &v); err != nil {
 			return err
 		}
 		reply.Items = append(reply.Items, api.SentItem{EnvelopeID: v.EnvelopeID, Kind: v.Kind, Total: v.Total, Count: v.Count,
@@ -238,99 +240,80 @@ func page(r pebble.Reader, list, user string, year int, cursor string, limit int
 
 func formatTime(t time.Time) string { return t.UTC().Format(api.TimeFormat) }
 
-// AppendJSON encodes h as json.Marshal does (projector.JSONAppender).
-func (h helper) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"sender":`...)
-	b = projector.AppendJSONString(b, h.Sender)
-	b = append(b, `,"kind":`...)
-	b = projector.AppendJSONString(b, h.Kind)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, h.Total, 10)
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(h.Count), 10)
-	if h.SentYear != 0 {
-		b = append(b, `,"sent_year":`...)
-		b = strconv.AppendInt(b, int64(h.SentYear), 10)
-	}
-	if h.SentSeq != 0 {
-		b = append(b, `,"sent_seq":`...)
-		b = strconv.AppendUint(b, h.SentSeq, 10)
-	}
-	if h.BestUser != "" {
-		b = append(b, `,"best_user":`...)
-		b = projector.AppendJSONString(b, h.BestUser)
-	}
-	if h.BestYear != 0 {
-		b = append(b, `,"best_year":`...)
-		b = strconv.AppendInt(b, int64(h.BestYear), 10)
-	}
-	if h.BestSeq != 0 {
-		b = append(b, `,"best_seq":`...)
-		b = strconv.AppendUint(b, h.BestSeq, 10)
-	}
-	if h.BestShare != 0 {
-		b = append(b, `,"best_share":`...)
-		b = strconv.AppendInt(b, h.BestShare, 10)
-	}
-	if !h.PaidAt.IsZero() {
-		b = append(b, `,"paid_at":`...)
-		var err error
-		if b, err = projector.AppendJSONTime(b, h.PaidAt); err != nil {
-			return b, err
-		}
-	}
-	return append(b, '}'), nil
+// The rows are binary (projector.RowCodec), format 2: the fields in the
+// order of the struct, strings with their length, integers as varints,
+// times as Unix seconds and nanoseconds. Format 1 was JSON, with the struct
+// tags kept for the rows' appearance in `hongbao rebuild --verify`.
+
+// AppendRow encodes h (projector.RowCodec).
+func (h *helper) AppendRow(b []byte) []byte {
+	b = projector.AppendString(b, h.Sender)
+	b = projector.AppendString(b, h.Kind)
+	b = binary.AppendVarint(b, h.Total)
+	b = binary.AppendVarint(b, int64(h.Count))
+	b = binary.AppendVarint(b, int64(h.SentYear))
+	b = binary.AppendUvarint(b, h.SentSeq)
+	b = projector.AppendString(b, h.BestUser)
+	b = binary.AppendVarint(b, int64(h.BestYear))
+	b = binary.AppendUvarint(b, h.BestSeq)
+	b = binary.AppendVarint(b, h.BestShare)
+	return projector.AppendTime(b, h.PaidAt)
 }
 
-// AppendJSON encodes r as json.Marshal does (projector.JSONAppender).
-func (r received) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"envelope_id":`...)
-	b = projector.AppendJSONString(b, r.EnvelopeID)
-	b = append(b, `,"sender":`...)
-	b = projector.AppendJSONString(b, r.Sender)
-	b = append(b, `,"amount":`...)
-	b = strconv.AppendInt(b, r.Amount, 10)
-	b = append(b, `,"at":`...)
-	b, err := projector.AppendJSONTime(b, r.At)
-	if err != nil {
-		return b, err
-	}
-	b = append(b, `,"best_luck":`...)
-	b = strconv.AppendBool(b, r.BestLuck)
-	return append(b, '}'), nil
+// DecodeRow decodes what AppendRow wrote (projector.RowCodec).
+func (h *helper) DecodeRow(b []byte) error {
+	r := projector.NewRowReader(b)
+	*h = helper{Sender: r.String(), Kind: r.String(), Total: r.Varint(), Count: r.Int(), SentYear: r.Int(),
+		SentSeq: r.Uvarint(), BestUser: r.String(), BestYear: r.Int(), BestSeq: r.Uvarint(), BestShare: r.Varint(), PaidAt: r.Time()}
+	return r.Done()
 }
 
-// AppendJSON encodes s as json.Marshal does (projector.JSONAppender).
-func (s sent) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"envelope_id":`...)
-	b = projector.AppendJSONString(b, s.EnvelopeID)
-	b = append(b, `,"kind":`...)
-	b = projector.AppendJSONString(b, s.Kind)
-	b = append(b, `,"total":`...)
-	b = strconv.AppendInt(b, s.Total, 10)
-	b = append(b, `,"count":`...)
-	b = strconv.AppendInt(b, int64(s.Count), 10)
-	b = append(b, `,"opened_count":`...)
-	b = strconv.AppendInt(b, int64(s.OpenedCount), 10)
-	b = append(b, `,"refunded":`...)
-	b = strconv.AppendInt(b, s.Refunded, 10)
-	b = append(b, `,"state":`...)
-	b = projector.AppendJSONString(b, s.State)
-	b = append(b, `,"at":`...)
-	b, err := projector.AppendJSONTime(b, s.At)
-	if err != nil {
-		return b, err
-	}
-	return append(b, '}'), nil
+// AppendRow encodes v (projector.RowCodec).
+func (v *received) AppendRow(b []byte) []byte {
+	b = projector.AppendString(b, v.EnvelopeID)
+	b = projector.AppendString(b, v.Sender)
+	b = binary.AppendVarint(b, v.Amount)
+	b = projector.AppendTime(b, v.At)
+	return projector.AppendBool(b, v.BestLuck)
 }
 
-// AppendJSON encodes t as json.Marshal does (projector.JSONAppender).
-func (t totals) AppendJSON(b []byte) ([]byte, error) {
-	b = append(b, `{"count":`...)
-	b = strconv.AppendInt(b, int64(t.Count), 10)
-	b = append(b, `,"amount":`...)
-	b = strconv.AppendInt(b, t.Amount, 10)
-	b = append(b, `,"best_luck_count":`...)
-	b = strconv.AppendInt(b, int64(t.BestLuckCount), 10)
-	return append(b, '}'), nil
+// DecodeRow decodes what AppendRow wrote (projector.RowCodec).
+func (v *received) DecodeRow(b []byte) error {
+	r := projector.NewRowReader(b)
+	*v = received{EnvelopeID: r.String(), Sender: r.String(), Amount: r.Varint(), At: r.Time(), BestLuck: r.Bool()}
+	return r.Done()
+}
+
+// AppendRow encodes s (projector.RowCodec).
+func (s *sent) AppendRow(b []byte) []byte {
+	b = projector.AppendString(b, s.EnvelopeID)
+	b = projector.AppendString(b, s.Kind)
+	b = binary.AppendVarint(b, s.Total)
+	b = binary.AppendVarint(b, int64(s.Count))
+	b = binary.AppendVarint(b, int64(s.OpenedCount))
+	b = binary.AppendVarint(b, s.Refunded)
+	b = projector.AppendString(b, s.State)
+	return projector.AppendTime(b, s.At)
+}
+
+// DecodeRow decodes what AppendRow wrote (projector.RowCodec).
+func (s *sent) DecodeRow(b []byte) error {
+	r := projector.NewRowReader(b)
+	*s = sent{EnvelopeID: r.String(), Kind: r.String(), Total: r.Varint(), Count: r.Int(), OpenedCount: r.Int(),
+		Refunded: r.Varint(), State: r.String(), At: r.Time()}
+	return r.Done()
+}
+
+// AppendRow encodes t (projector.RowCodec).
+func (t *totals) AppendRow(b []byte) []byte {
+	b = binary.AppendVarint(b, int64(t.Count))
+	b = binary.AppendVarint(b, t.Amount)
+	return binary.AppendVarint(b, int64(t.BestLuckCount))
+}
+
+// DecodeRow decodes what AppendRow wrote (projector.RowCodec).
+func (t *totals) DecodeRow(b []byte) error {
+	r := projector.NewRowReader(b)
+	*t = totals{Count: r.Int(), Amount: r.Varint(), BestLuckCount: r.Int()}
+	return r.Done()
 }

@@ -8,11 +8,11 @@ import (
 	"github.com/hongbao/hongbao/projections/projector/rowtest"
 )
 
-func TestRowsJSON(t *testing.T) {
-	rowtest.CheckJSON[helper](t)
-	rowtest.CheckJSON[received](t)
-	rowtest.CheckJSON[sent](t)
-	rowtest.CheckJSON[totals](t)
+func TestRows(t *testing.T) {
+	rowtest.CheckRow[helper](t)
+	rowtest.CheckRow[received](t)
+	rowtest.CheckRow[sent](t)
+	rowtest.CheckRow[totals](t)
 }
 
 func TestKeys(t *testing.T) {

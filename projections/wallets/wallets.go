@@ -63,7 +63,7 @@ func (Projection) ApplyMsg(tx *projector.Tx, seq uint64, data []byte) error {
 // Balance of an account (0 when it never moved).
 func Balance(r pebble.Reader, account string) (int64, error) {
 	var bal int64
-	_, err := projector.GetJSON(r, balanceKey(account), &bal)
+	_, err := projector.GetRow(r, balanceKey(account), &bal)
 	return bal, err
 }
 
@@ -77,7 +77,7 @@ func Balances(r pebble.Reader, visit func(account string, balance int64)) error 
 	defer it.Close()
 	for ok := it.First(); ok; ok = it.Next() {
 		var bal int64
-		if err := projector.IterJSON(it, &bal); err != nil {
+		if err := projector.IterRow(it, &bal); err != nil {
 			return err
 		}
 		visit(string(it.Key()[len(prefix):]), bal)
@@ -95,7 +95,7 @@ func Wallet(r pebble.Reader, user, cursor string, limit int) (api.WalletReply, e
 	}
 	reply.Next, err = projector.PageNewestFirst(r, entriesPrefix(user), cursor, limit, func(it *pebble.Iterator) error {
 		var e entry
-		if err := projector.IterJSON(it, &e); err != nil {
+		if err := projector.IterRow(it, &e); err != nil {
 			return err
 		}
 		reply.Entries = append(reply.Entries, api.WalletEntry{TransferID: e.TransferID, Amount: e.Amount, Kind: e.Kind,

@@ -1,11 +1,12 @@
-// Package rowtest checks row types' hand-written JSON encoders
-// (projector.JSONAppender) against json.Marshal, for the projections'
-// tests.
+// Package rowtest checks row types' hand-written encoders for the
+// projections' tests: JSON ones (projector.JSONAppender) against
+// json.Marshal, binary ones (projector.RowCodec) by the round trip.
 package rowtest
 
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"math"
 	"math/rand/v2"
 	"reflect"
@@ -44,6 +45,58 @@ func CheckJSON[T any](t testing.TB) {
 			t.Fatalf("%#v:\nAppendJSON   %s\njson.Marshal prefix%s", v, got, want)
 		}
 	}
+}
+
+// CheckRow fails t unless *T's RowCodec reads back exactly what it wrote,
+// for T's zero value and Values random values (as CheckJSON makes them;
+// times compare as instants, in UTC), writes it again byte for byte, and
+// refuses every shorter row and a row with a byte more (ErrCorruptRow).
+func CheckRow[T any](t testing.TB) {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(3, 4))
+	var v T
+	if _, ok := any(&v).(projector.RowCodec); !ok {
+		t.Fatalf("*%T does not implement projector.RowCodec", v)
+	}
+	for i := range Values + 1 {
+		if i > 0 {
+			fill(t, rng, reflect.ValueOf(&v).Elem())
+		}
+		b := any(&v).(projector.RowCodec).AppendRow([]byte("prefix"))[len("prefix"):]
+		var got T
+		if err := any(&got).(projector.RowCodec).DecodeRow(b); err != nil {
+			t.Fatalf("%#v: row % x does not decode: %v", v, b, err)
+		}
+		if !sameRow(reflect.ValueOf(got), reflect.ValueOf(v)) {
+			t.Fatalf("%#v\nreads back as\n%#v", v, got)
+		}
+		if again := any(&got).(projector.RowCodec).AppendRow(nil); !bytes.Equal(again, b) {
+			t.Fatalf("%#v: written % x, then % x", v, b, again)
+		}
+		for _, bad := range [][]byte{b[:rng.IntN(len(b))], append(bytes.Clone(b), 0)} {
+			var w T
+			if err := any(&w).(projector.RowCodec).DecodeRow(bad); !errors.Is(err, projector.ErrCorruptRow) {
+				t.Fatalf("%#v: the row % x of % x decodes (%v), want ErrCorruptRow", v, bad, b, err)
+			}
+		}
+	}
+}
+
+// sameRow compares fields, times as instants (and got's in UTC).
+func sameRow(got, want reflect.Value) bool {
+	if tm, ok := want.Interface().(time.Time); ok {
+		g := got.Interface().(time.Time)
+		return g.Equal(tm) && g.Location() == time.UTC
+	}
+	if want.Kind() == reflect.Struct {
+		for i := range want.NumField() {
+			if !sameRow(got.Field(i), want.Field(i)) {
+				return false
+			}
+		}
+		return true
+	}
+	return got.Equal(want)
 }
 
 var strs = []string{"", "a", "user07", "01JQ0000000000000000000000", "wallet:bob", "fund:x", "live",
