@@ -207,26 +207,42 @@ type openReq struct {
 // hot envelope's queue most openers find it ended: they are answered from
 // memory. The rest are decided in a row and appended as one atomic batch
 // (openBatch); when that cannot be done they run one by one.
-func (s *Service) openGroup(e *entry, opens []*openReq) {
-	defer func() {
-		for _, o := range opens {
-			o.done()
-		}
-	}()
+//
+// A group too small to batch runs only its first open and leaves the rest
+// for later: they go back to the head of the mailbox and are grouped again
+// with the opens that arrived meanwhile. The head of a burst reaches the
+// mailbox a few opens at a time, and appending those one by one, each
+// behind the burst's traffic, took longer than the batch of all the rest.
+func (s *Service) openGroup(e *entry, opens []*openReq) (later []*openReq) {
 	left := make([]*openReq, 0, len(opens))
 	for _, o := range opens {
-		if !s.answerOpenFromMemory(o.r, e, o.user) {
+		if s.answerOpenFromMemory(o.r, e, o.user) {
+			o.done()
+		} else {
 			left = append(left, o)
 		}
 	}
-	if len(left) >= s.cfg.MinOpenBatch && !s.noBatch.Load() && s.openBatch(e, left) {
-		return
+	batching := !s.noBatch.Load()
+	switch {
+	case len(left) == 0:
+		return nil
+	case batching && len(left) >= s.cfg.MinOpenBatch && s.openBatch(e, left):
+		for _, o := range left {
+			o.done()
+		}
+		return nil
+	case batching && len(left) < s.cfg.MinOpenBatch:
+		s.openOne(e, left[0].r, left[0].user)
+		left[0].done()
+		return left[1:]
 	}
 	for _, o := range left {
 		// Decided against the state as it is by then: an open behind
 		// others that ended the envelope answers exhausted there.
 		s.openOne(e, o.r, o.user)
+		o.done()
 	}
+	return nil
 }
 
 // openBatch decides opens one after another on a copy of e's state and

@@ -67,8 +67,10 @@ type registry struct {
 	// maxQueue bounds one mailbox (bounded admission).
 	maxQueue int
 	// group runs the opens at the head of a mailbox together, at most
-	// maxGroup of them (nil: each open alone, as group of one).
-	group    func(e *entry, opens []*openReq)
+	// maxGroup of them. It returns those it left for later, which go back
+	// to the head of the mailbox, in order, to be grouped again with the
+	// opens queued behind them meanwhile.
+	group    func(e *entry, opens []*openReq) (later []*openReq)
 	maxGroup int
 }
 
@@ -187,7 +189,15 @@ func (r *registry) drain(e *entry) {
 			opens = append(opens, e.pop().open)
 		}
 		e.mu.Unlock()
-		r.group(e, opens)
+		if later := r.group(e, opens); len(later) > 0 {
+			e.mu.Lock()
+			q := make([]task, len(later), len(later)+len(e.queue))
+			for i, o := range later {
+				q[i] = task{open: o}
+			}
+			e.queue = append(q, e.queue...)
+			e.mu.Unlock()
+		}
 	}
 }
 

@@ -1,9 +1,14 @@
 package service
 
 import (
+	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/hongbao/hongbao/internal/natstest"
 )
 
 // TestRegistryBounded: idle entries beyond the capacity are evicted, busy
@@ -74,4 +79,62 @@ func TestMailboxOrder(t *testing.T) {
 		t.Fatal("a full mailbox took another job")
 	}
 	close(block)
+}
+
+// TestMailboxRegroups: opens a group leaves for later go back to the head of
+// the mailbox, ahead of jobs queued behind them, and come again with the
+// opens that arrived meanwhile; each runs exactly once, in order.
+func TestMailboxRegroups(t *testing.T) {
+	r := newRegistry(64, 1000)
+	r.maxGroup = 8
+	var ran []string // the mailbox's own record: one worker at a time
+	var groups []int
+	entered, release := make(chan struct{}), make(chan struct{})
+	first := true
+	r.group = func(e *entry, opens []*openReq) []*openReq {
+		if first {
+			first = false
+			close(entered)
+			<-release // the rest arrive while the first group runs
+		}
+		groups = append(groups, len(opens))
+		ran = append(ran, opens[0].user) // the first runs, the rest wait
+		return opens[1:]
+	}
+	open := func(user string) {
+		if !r.submitOpen("x", &openReq{user: user}) {
+			t.Fatal("submit refused")
+		}
+	}
+	open("o0")
+	<-entered
+	// While o0 runs: three opens, a job, then one more open.
+	open("o1")
+	open("o2")
+	open("o3")
+	done := make(chan struct{})
+	if !r.submit("x", func(*entry) { ran = append(ran, "job"); close(done) }) {
+		t.Fatal("submit refused")
+	}
+	open("o4")
+	close(release)
+	<-done
+	e := r.get("x")
+	natstest.Eventually(t, 5*time.Second, func() error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		if e.running {
+			return errors.New("still running")
+		}
+		return nil
+	})
+	want := []string{"o0", "o1", "o2", "o3", "job", "o4"}
+	if !slices.Equal(ran, want) {
+		t.Fatalf("ran %v, want %v", ran, want)
+	}
+	// The first group took what was queued by then, the next ones what
+	// was left of it: the later opens were grouped with the earlier.
+	if !slices.Equal(groups, []int{1, 3, 2, 1, 1}) {
+		t.Fatalf("group sizes %v", groups)
+	}
 }
