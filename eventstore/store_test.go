@@ -3,6 +3,7 @@ package eventstore
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -224,5 +225,43 @@ func TestIsWrongLastSequence(t *testing.T) {
 		if got := IsWrongLastSequence(errors.Join(errors.New("ctx"), err)); got != want {
 			t.Errorf("code %d: %v", code, got)
 		}
+	}
+}
+
+// TestRetryable: what leaves an append's outcome unknown, or the message
+// unsent, is retried; what JetStream refused is not.
+func TestRetryable(t *testing.T) {
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{context.DeadlineExceeded, true},
+		{jetstream.ErrAsyncPublishTimeout, true}, // the async publisher's own timeout
+		{jetstream.ErrTooManyStalledMsgs, true},  // not sent
+		{jetstream.ErrNoStreamResponse, true},
+		{fmt.Errorf("wrapped: %w", nats.ErrTimeout), true},
+		{&jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence}, false},
+		{context.Canceled, false},
+		{errors.New("something else"), false},
+	} {
+		if got := retryable(c.err); got != c.want {
+			t.Errorf("retryable(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+// TestAppendUnanswered: an append that no stream takes is retried until its
+// context ends, then fails as unavailable; appends after it go through.
+func TestAppendUnanswered(t *testing.T) {
+	s, srv := open(t)
+	log := NewLog(srv.JetStream(t), s.stream, 50*time.Millisecond, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	_, err := log.Append(ctx, "nostream.x", 0, []byte("{}"))
+	if !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("append with no stream: %v, want ErrUnavailable", err)
+	}
+	if _, err := log.Append(context.Background(), s.Subject(id), 0, []byte("{}")); err != nil {
+		t.Fatalf("an append after the timed-out one: %v", err)
 	}
 }
