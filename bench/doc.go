@@ -44,8 +44,8 @@
 //     the conditional append every open makes, without the service.
 //   - store_reply: spread's requests, from the same clients, answered by a
 //     responder that only does an open's I/O: one conditional JetStream
-//     publish with a Msg-Id per request (in a goroutine each), then the
-//     reply. The floor under any service that stores an open before
+//     publish with a Msg-Id per request (asynchronous; one goroutine
+//     awaits the acks in order), then the reply. The floor under any service that stores an open before
 //     answering; its stream BENCH_SR must hold one message per answer.
 //   - read, read_ledger: the whole ENVELOPES (LEDGER) stream through an
 //     ordered consumer with the projector's filter and pull size, nothing

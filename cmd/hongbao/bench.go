@@ -44,8 +44,9 @@ Ceilings, run for the scenarios that need them:
   storage          raw JetStream async publishes (--storage-in-flight in
                    flight), one subject each, expected-last-subject-seq 0
   store_reply      spread's requests answered by a responder that makes one
-                   conditional JetStream publish each, then replies: the
-                   floor under any service that stores before answering
+                   conditional JetStream publish each (asynchronous), then
+                   replies: the floor under any service that stores before
+                   answering
   read             the whole ENVELOPES stream through an ordered consumer,
                    nothing decoded (read_ledger: the same of LEDGER)
 Ratios: spread/transport, spread/storage, spread/store_reply, grab/transport,
