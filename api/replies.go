@@ -1,6 +1,11 @@
 package api
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"strconv"
+
+	"github.com/hongbao/hongbao/internal/jsonx"
+)
 
 // Envelope states (api.md, Lifecycle).
 // TimeFormat is how replies write times: RFC 3339 in UTC with milliseconds.
@@ -58,6 +63,26 @@ type OpenReply struct {
 	Index          int    `json:"index,omitempty"`
 	RemainingCount *int   `json:"remaining_count,omitempty"`
 	Seq            uint64 `json:"seq,omitempty"`
+}
+
+// AppendJSON appends r exactly as json.Marshal encodes it, without
+// reflection: every open is answered with one (TestOpenReplyJSON).
+func (r OpenReply) AppendJSON(b []byte) []byte {
+	b = append(b, `{"status":`...)
+	b = jsonx.AppendString(b, r.Status)
+	if r.Amount != 0 {
+		b = strconv.AppendInt(append(b, `,"amount":`...), r.Amount, 10)
+	}
+	if r.Index != 0 {
+		b = strconv.AppendInt(append(b, `,"index":`...), int64(r.Index), 10)
+	}
+	if r.RemainingCount != nil {
+		b = strconv.AppendInt(append(b, `,"remaining_count":`...), int64(*r.RemainingCount), 10)
+	}
+	if r.Seq != 0 {
+		b = strconv.AppendUint(append(b, `,"seq":`...), r.Seq, 10)
+	}
+	return append(b, '}')
 }
 
 // GetReply answers hongbao.get.<envelope_id>. Next is the cursor of the

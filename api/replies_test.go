@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
 	"encoding/json"
+	"math"
+	"math/rand/v2"
 	"testing"
 )
 
@@ -88,4 +91,26 @@ func TestRequestTagsRoundTrip(t *testing.T) {
 	gotG, err := DecodeGet(b)
 	wantNoError(t, err)
 	wantEqual(t, gotG, g)
+}
+
+// TestOpenReplyJSON: OpenReply.AppendJSON writes what json.Marshal writes.
+func TestOpenReplyJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	statuses := []string{"opened", "exhausted", "already_opened", "", "<&>", "\xff", "恭喜"}
+	ints := []int64{0, 1, -1, 61, math.MaxInt64, math.MinInt64}
+	for range 5000 {
+		r := OpenReply{Status: statuses[rng.IntN(len(statuses))], Amount: ints[rng.IntN(len(ints))],
+			Index: int(ints[rng.IntN(len(ints))]), Seq: uint64(ints[rng.IntN(len(ints))])}
+		if rng.IntN(2) == 0 {
+			n := int(ints[rng.IntN(len(ints))])
+			r.RemainingCount = &n
+		}
+		want, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.AppendJSON([]byte("x")); !bytes.Equal(got, append([]byte("x"), want...)) {
+			t.Fatalf("%+v:\n got %s\nwant x%s", r, got, want)
+		}
+	}
 }

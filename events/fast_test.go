@@ -2,6 +2,8 @@ package events
 
 import (
 	"bytes"
+	"encoding/json"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -212,5 +214,40 @@ func BenchmarkDecode(b *testing.B) {
 				}
 			})
 		})
+	}
+}
+
+// encodeReflect is Encode's json.Marshal path, which encodeOpened must
+// match byte for byte.
+func encodeReflect(e Event) ([]byte, error) {
+	data, err := json.Marshal(e.Data)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(wire{Type: e.Type, V: Version, EnvelopeID: e.EnvelopeID, At: e.At.UTC(), Data: data})
+}
+
+// TestEncodeOpenedMatchesJSON: the hand-written encoder of Opened events
+// writes what json.Marshal writes, for users and ids that need escaping or
+// are not UTF-8, extreme integers and times in and out of JSON's range.
+func TestEncodeOpenedMatchesJSON(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	strs := []string{"", "bob", "01JQ0000000000000000000000", "恭喜发财", "<b>&amp;</b>", `"q\"`, "\x00\x1f\x7f",
+		"\xff\xfe", "\u2028\u2029", "tab\tnew\nline"}
+	ints := []int64{0, 1, -1, math.MaxInt64, math.MinInt64, 20000, 1 << 40}
+	times := []time.Time{at, {}, time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(-1, 1, 1, 0, 0, 0, 0, time.UTC),
+		at.In(time.FixedZone("", 23*3600)), time.Unix(1<<33, 123456789)}
+	for range 20000 {
+		o := Opened{User: strs[rng.IntN(len(strs))], Amount: ints[rng.IntN(len(ints))], Index: int(ints[rng.IntN(len(ints))]),
+			RemainingAmount: ints[rng.IntN(len(ints))], RemainingCount: int(ints[rng.IntN(len(ints))])}
+		e := Event{Type: TypeOpened, EnvelopeID: strs[rng.IntN(len(strs))], At: times[rng.IntN(len(times))], Data: o}
+		want, werr := encodeReflect(e)
+		got, gerr := encodeOpened(e, o)
+		switch {
+		case (gerr == nil) != (werr == nil):
+			t.Fatalf("%#v: error %v, json.Marshal: %v", e, gerr, werr)
+		case gerr == nil && !bytes.Equal(got, want):
+			t.Fatalf("%#v:\n got %s\nwant %s", e, got, want)
+		}
 	}
 }

@@ -39,6 +39,10 @@ func (s *Service) replier(req micro.Request) replier {
 
 // respond sends a JSON reply.
 func (r replier) respond(v any) {
+	if o, ok := v.(api.OpenReply); ok { // every open: without reflection
+		r.publishData(o.AppendJSON(make([]byte, 0, 96)))
+		return
+	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		r.s.log.Error("reply does not encode", "subject", r.subject, "err", err)

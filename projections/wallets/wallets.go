@@ -9,6 +9,7 @@ import (
 
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/internal/jsonx"
 	"github.com/hongbao/hongbao/projections/projector"
 )
 
@@ -108,15 +109,15 @@ func Wallet(r pebble.Reader, user, cursor string, limit int) (api.WalletReply, e
 // AppendJSON encodes e as json.Marshal does (projector.JSONAppender).
 func (e entry) AppendJSON(b []byte) ([]byte, error) {
 	b = append(b, `{"transfer_id":`...)
-	b = projector.AppendJSONString(b, e.TransferID)
+	b = jsonx.AppendString(b, e.TransferID)
 	b = append(b, `,"amount":`...)
 	b = strconv.AppendInt(b, e.Amount, 10)
 	b = append(b, `,"kind":`...)
-	b = projector.AppendJSONString(b, e.Kind)
+	b = jsonx.AppendString(b, e.Kind)
 	b = append(b, `,"envelope_id":`...)
-	b = projector.AppendJSONString(b, e.EnvelopeID)
+	b = jsonx.AppendString(b, e.EnvelopeID)
 	b = append(b, `,"at":`...)
-	b, err := projector.AppendJSONTime(b, e.At)
+	b, err := jsonx.AppendTime(b, e.At)
 	if err != nil {
 		return b, err
 	}
