@@ -8,8 +8,8 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 
 	"github.com/hongbao/hongbao/api"
-	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/internal/jsonx"
+	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/projector"
 )
 
