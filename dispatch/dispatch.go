@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -20,9 +21,12 @@ import (
 
 // Config of the dispatcher.
 type Config struct {
-	Bucket     string        // default "HONGBAO_DISPATCH"
-	Replicas   int           // default 1
-	BatchSize  int           // transfers per cursor move; default 256
+	Bucket    string // default "HONGBAO_DISPATCH"
+	Replicas  int    // default 1
+	BatchSize int    // transfers per cursor move; default 256
+	// Escrows is how many escrows' transfers are delivered at once, each
+	// escrow's in stream order. Default 16.
+	Escrows    int
 	MaxBackoff time.Duration // longest wait between retries; default 5 s
 	// AttemptTimeout bounds one delivery attempt of a transfer; default 5 s.
 	AttemptTimeout time.Duration
@@ -63,6 +67,9 @@ func New(ctx context.Context, js jetstream.JetStream, views *projections.Set, le
 	}
 	if cfg.BatchSize == 0 {
 		cfg.BatchSize = 256
+	}
+	if cfg.Escrows <= 0 {
+		cfg.Escrows = 16
 	}
 	if cfg.MaxBackoff == 0 {
 		cfg.MaxBackoff = 5 * time.Second
@@ -154,10 +161,8 @@ func (d *Dispatcher) step(ctx context.Context) error {
 		_ = d.views.WaitFor(wctx, "outbox", seen+1)
 		return nil
 	}
-	for _, t := range batch {
-		if err := d.deliver(ctx, t); err != nil {
-			return err
-		}
+	if err := d.deliverBatch(ctx, batch); err != nil {
+		return err
 	}
 	next := batch[len(batch)-1].Seq
 	val := []byte(strconv.FormatUint(next, 10))
@@ -172,6 +177,68 @@ func (d *Dispatcher) step(ctx context.Context) error {
 	// ErrKeyExists: another instance moved it meanwhile; reload next step.
 	d.cursor.Store(next)
 	return nil
+}
+
+// deliverBatch books a batch: each escrow's transfers in stream order, up
+// to Escrows escrows at once. Only each escrow's order matters (its fund
+// before its opens and refund: the ledger refuses to take an escrow below
+// zero); every transfer touches exactly one escrow, and the ledger
+// serializes each escrow's subject. It returns once every transfer is
+// booked or parked, or with the first error, after the others stopped.
+func (d *Dispatcher) deliverBatch(ctx context.Context, batch []outbox.Transfer) error {
+	var escrows [][]outbox.Transfer
+	at := make(map[string]int, len(batch))
+	for _, t := range batch {
+		i, ok := at[t.EnvelopeID]
+		if !ok {
+			i = len(escrows)
+			at[t.EnvelopeID] = i
+			escrows = append(escrows, nil)
+		}
+		escrows[i] = append(escrows[i], t)
+	}
+	if len(escrows) == 1 || d.cfg.Escrows == 1 {
+		for _, t := range batch {
+			if err := d.deliver(ctx, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	next := make(chan []outbox.Transfer)
+	errs := make(chan error, d.cfg.Escrows)
+	var wg sync.WaitGroup
+	for range min(d.cfg.Escrows, len(escrows)) {
+		wg.Go(func() {
+			for ts := range next {
+				for _, t := range ts {
+					if err := d.deliver(ctx, t); err != nil {
+						errs <- err
+						cancel()
+						return
+					}
+				}
+			}
+		})
+	}
+feed:
+	for _, ts := range escrows {
+		select {
+		case next <- ts:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	select {
+	case err := <-errs:
+		return err
+	default:
+		return ctx.Err() // the caller's, if it ended
+	}
 }
 
 // deliver books one transfer, retrying while the ledger is unavailable.

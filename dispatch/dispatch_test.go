@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -83,6 +85,9 @@ func booked(t *testing.T, h *testenv.Env, ids []string, want map[string]ledger.T
 			if err != nil {
 				return err
 			}
+			if err := inEscrowOrder(es); err != nil {
+				t.Fatalf("escrow of %s: %v", id, err)
+			}
 			seen := map[string]bool{}
 			for _, e := range es {
 				if seen[e.ID] {
@@ -104,6 +109,32 @@ func booked(t *testing.T, h *testenv.Env, ids []string, want map[string]ledger.T
 		}
 		return nil
 	})
+}
+
+// inEscrowOrder checks that an escrow's entries are in its events' order,
+// however many escrows the dispatcher delivers at once: the fund first,
+// then the opens by index, the refund last.
+func inEscrowOrder(es []ledger.Entry) error {
+	last := 0
+	for i, e := range es {
+		switch e.Kind {
+		case ledger.KindFund:
+			if i != 0 {
+				return fmt.Errorf("fund %s at position %d", e.ID, i)
+			}
+		case ledger.KindOpen:
+			n, err := strconv.Atoi(e.ID[strings.LastIndexByte(e.ID, ':')+1:])
+			if err != nil || i == 0 || n <= last {
+				return fmt.Errorf("open %s at position %d, after open %d", e.ID, i, last)
+			}
+			last = n
+		case ledger.KindRefund:
+			if i != len(es)-1 {
+				return fmt.Errorf("refund %s at position %d of %d", e.ID, i, len(es))
+			}
+		}
+	}
+	return nil
 }
 
 func countFor(want map[string]ledger.Transfer, id string) int {
