@@ -1,0 +1,67 @@
+package eventstore
+
+import (
+	"context"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/internal/natstest"
+)
+
+// BenchmarkAppend: appends from 64 goroutines at once, each to subjects of
+// its own (as spread's opens of different envelopes), through the Log as
+// it publishes (asynchronously, awaiting the ack) and, as the baseline in
+// the same run, through jetstream's PublishMsg (a request per append). The
+// server syncs at JetStream's default interval, so this measures the
+// publishing, not the disk.
+//
+//	go test -run XXX -bench Append -benchmem ./eventstore
+func BenchmarkAppend(b *testing.B) {
+	srv := natstest.Start(b, natstest.WithSyncInterval(2*time.Minute)) // JetStream's default
+	js := srv.JetStream(b)
+	st, err := Open(context.Background(), js, Config{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var run atomic.Int64
+	for _, c := range []struct {
+		name    string
+		publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+	}{
+		{"async", st.log.publish},
+		{"request", js.PublishMsg},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			log := NewLog(js, st.stream, 0, nil)
+			log.publish = c.publish
+			prefix := "envelope.bench" + strconv.FormatInt(run.Add(1), 10) + "."
+			data := make([]byte, 250)
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			b.ReportAllocs()
+			b.ResetTimer()
+			for g := range 64 {
+				wg.Go(func() {
+					for {
+						i := next.Add(1)
+						if i > int64(b.N) {
+							return
+						}
+						subject := prefix + strconv.Itoa(g) + "." + strconv.FormatInt(i, 10)
+						if _, err := log.Append(context.Background(), subject, 0, data); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
+	}
+}
