@@ -138,6 +138,14 @@ type Service struct {
 	noBatch atomic.Bool
 	// batches counts opens appended as atomic batches, and their events.
 	batches, batchedOpens atomic.Int64
+
+	// deadlines: the request context now handed out (requestContext).
+	deadlines struct {
+		sync.Mutex
+		ctx    context.Context
+		cancel context.CancelFunc
+		until  time.Time // handed out until then
+	}
 }
 
 // OpenBatches reports how many atomic batches of opens were appended and
