@@ -217,7 +217,8 @@ func TestKilledMidway(t *testing.T) {
 		return nil
 	})
 	for round := 0; ; round++ {
-		d, err := dispatch.New(context.Background(), h.Srv.JetStream(t), h.Views, h.Ledger, dispatch.Config{BatchSize: 7})
+		// Every other round delivers several escrows at once.
+		d, err := dispatch.New(context.Background(), h.Srv.JetStream(t), h.Views, h.Ledger, dispatch.Config{BatchSize: 7, Escrows: 1 + 3*(round%2)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -243,6 +244,27 @@ func TestKilledMidway(t *testing.T) {
 	// A last dispatcher finishes the job.
 	h.StartDispatcher()
 	booked(t, h, ids, want)
+}
+
+// TestConcurrentEscrows: a dispatcher delivering 8 escrows at once books
+// every transfer once, each escrow's in the order of its events (booked
+// checks both).
+func TestConcurrentEscrows(t *testing.T) {
+	h := testenv.Start(t, shortExpiry(), testenv.WithoutDispatcher())
+	ids := workload(t, h, 12)
+	want := expected(t, h, ids)
+	d, err := dispatch.New(context.Background(), h.Srv.JetStream(t), h.Views, h.Ledger, dispatch.Config{BatchSize: 64, Escrows: 8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = d.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	booked(t, h, ids, want)
+	if s := d.Stats(); s.Parked != 0 || s.Delivered != int64(len(want)) {
+		t.Fatalf("stats %+v, want %d delivered, none parked", s, len(want))
+	}
 }
 
 // TestLedgerOutage: the dispatcher starts while the NATS server (and so

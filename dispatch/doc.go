@@ -7,8 +7,9 @@
 // every instance (the outbox is keyed by ENVELOPES sequences), moves only
 // forward (compare-and-set), and survives rebuilds of the outbox.
 //
-// A batch's transfers are delivered escrow by escrow, up to Config.Escrows
-// escrows at once, each escrow's in stream order: every transfer touches
+// A batch's transfers may be delivered escrow by escrow, up to
+// Config.Escrows escrows at once (default one), each escrow's in stream
+// order: every transfer touches
 // exactly one escrow, so only that order matters (a fund before its opens
 // and refund).
 //
