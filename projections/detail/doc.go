@@ -2,7 +2,8 @@
 // envelope's summary and its opens in order, with best luck marked once the
 // envelope is finished. hongbao.get.<id> reads it.
 //
-// Rows (all under the prefix "d/"):
+// Rows (all under the prefix "d/"), binary values (projector.RowCodec),
+// format 2:
 //
 //	d/e/<id>                 summary: who, what, state, opened count/total,
 //	                         refund, best open so far

@@ -2,7 +2,8 @@
 // what a user sent, per year, newest first, with yearly totals kept
 // incrementally. hongbao.user.received and hongbao.user.sent read it.
 //
-// Rows (prefix "u/"; users are [A-Za-z0-9_-], so "/" separates safely):
+// Rows (prefix "u/"; users are [A-Za-z0-9_-], so "/" separates safely),
+// binary values (projector.RowCodec), format 2:
 //
 //	u/x/<id>                                per-envelope helper: sender, sent row, best open so far
 //	u/r/<user>/<year uint16be><^seq uint64be> a received share (seq: its Opened event)
