@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 
 	"github.com/hongbao/hongbao/service"
@@ -125,23 +124,30 @@ func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 }
 
 // parseWithArg parses flags around at most one positional argument, which
-// may come before or after them; "" when there is none.
+// may stand before, between or after them (`rebuild --verify users --data
+// ./data`); "" when there is none.
 func parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
-	arg := ""
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		arg, args = args[0], args[1:]
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return "", err
+	// Flag parsing stops at the argument: take it and parse the rest again.
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return "", err
+			}
+			return "", errUsage
 		}
-		return "", errUsage
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
 	}
-	if arg == "" && fs.NArg() == 1 {
-		arg = fs.Arg(0)
-	} else if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
-		return "", errUsage
+	switch len(pos) {
+	case 0:
+		return "", nil
+	case 1:
+		return pos[0], nil
 	}
-	return arg, nil
+	fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", pos[1:])
+	return "", errUsage
 }
