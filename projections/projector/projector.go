@@ -85,30 +85,36 @@ func FormatOf(proj RawProjection) int {
 // StoredFormat is the format version a database's rows are in: 0 for an
 // empty database, 1 for one written before formats were recorded.
 func StoredFormat(r pebble.Reader) (int, error) {
+	f, _, err := storedFormat(r)
+	return f, err
+}
+
+// storedFormat is StoredFormat, and whether the database records it.
+func storedFormat(r pebble.Reader) (format int, marked bool, err error) {
 	v, closer, err := r.Get(FormatKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		cp, err := Checkpoint(r)
 		if err != nil || cp == 0 {
-			return 0, err
+			return 0, false, err
 		}
-		return 1, nil
+		return 1, false, nil
 	}
 	if err != nil {
-		return 0, fmt.Errorf("projector: format: %w", err)
+		return 0, false, fmt.Errorf("projector: format: %w", err)
 	}
 	defer closer.Close()
 	f, err := strconv.Atoi(string(v))
 	if err != nil || f < 1 {
-		return 0, fmt.Errorf("projector: format %q", v)
+		return 0, false, fmt.Errorf("projector: format %q", v)
 	}
-	return f, nil
+	return f, true, nil
 }
 
 // stamp checks that db holds proj's format and records it: an empty
 // database takes proj's format, an unmarked one of format 1 is marked.
 // ErrFormat: the rows are in another format, and need a rebuild.
 func stamp(db *pebble.DB, proj RawProjection, bulk bool) error {
-	have, err := StoredFormat(db)
+	have, marked, err := storedFormat(db)
 	if err != nil {
 		return err
 	}
@@ -116,10 +122,8 @@ func stamp(db *pebble.DB, proj RawProjection, bulk bool) error {
 	switch {
 	case have != 0 && have != want:
 		return fmt.Errorf("%w: %s is in format %d, this build writes %d", ErrFormat, proj.Name(), have, want)
-	case have == want:
-		if _, closer, err := db.Get(FormatKey); err == nil {
-			return closer.Close()
-		}
+	case marked:
+		return nil
 	}
 	opt := pebble.Sync
 	if bulk {
