@@ -53,34 +53,57 @@ func TransfersOf(rec events.Record, sender string) []Transfer {
 
 // transferOf is the transfer an event implies, if any (at most one).
 func transferOf(rec events.Record, sender string) (Transfer, bool) {
-	switch d := rec.Event.Data.(type) {
-	case events.Paid:
-		return newTransfer(ledger.KindFund, rec.Event.EnvelopeID, 0, "", d.Amount, rec.Event.At, rec.Seq), true
-	case events.Opened:
-		return newTransfer(ledger.KindOpen, rec.Event.EnvelopeID, d.Index, d.User, d.Amount, rec.Event.At, rec.Seq), true
-	case events.Expired:
-		if d.Refund == 0 {
-			return Transfer{}, false
-		}
-		return newTransfer(ledger.KindRefund, rec.Event.EnvelopeID, 0, sender, d.Refund, rec.Event.At, rec.Seq), true
+	f, ok := factsOf(rec.Event)
+	if !ok {
+		return Transfer{}, false
 	}
-	return Transfer{}, false
+	if f.kind == ledger.KindRefund {
+		f.user = sender
+	}
+	return f.transfer(rec.Seq), true
 }
 
-// newTransfer derives a transfer's id and accounts from what its event
-// says: the kind, the envelope, the open's index and whose wallet it
-// credits. A stored row holds only these, so a transfer read back is the
-// one the event implied.
-func newTransfer(kind, envelope string, index int, user string, amount int64, at time.Time, seq uint64) Transfer {
-	t := Transfer{Seq: seq, User: user, Transfer: ledger.Transfer{Kind: kind, EnvelopeID: envelope, Amount: amount, At: at}}
-	switch kind {
+// facts are what a transfer is derived from, and all its row stores.
+type facts struct {
+	kind, envelope, user string // user: whose wallet is credited (open, refund)
+	index                int    // an open's
+	amount               int64
+	at                   time.Time
+}
+
+// factsOf reads the facts of the transfer an event implies, if any. A
+// refund's user is the envelope's sender, which the event does not carry:
+// the caller fills it in.
+func factsOf(ev events.Event) (facts, bool) {
+	f := facts{envelope: ev.EnvelopeID, at: ev.At}
+	switch d := ev.Data.(type) {
+	case events.Paid:
+		f.kind, f.amount = ledger.KindFund, d.Amount
+	case events.Opened:
+		f.kind, f.index, f.user, f.amount = ledger.KindOpen, d.Index, d.User, d.Amount
+	case events.Expired:
+		if d.Refund == 0 {
+			return f, false
+		}
+		f.kind, f.amount = ledger.KindRefund, d.Refund
+	default:
+		return f, false
+	}
+	return f, true
+}
+
+// transfer derives the transfer's id and accounts from the facts, so a
+// transfer read back from its row is the one its event implied.
+func (f facts) transfer(seq uint64) Transfer {
+	t := Transfer{Seq: seq, User: f.user, Transfer: ledger.Transfer{Kind: f.kind, EnvelopeID: f.envelope, Amount: f.amount, At: f.at}}
+	escrow := ledger.EscrowAccount(f.envelope)
+	switch f.kind {
 	case ledger.KindFund:
-		t.ID, t.Debit, t.Credit = "fund:"+envelope, ledger.AccountExternal, ledger.EscrowAccount(envelope)
+		t.ID, t.Debit, t.Credit = "fund:"+f.envelope, ledger.AccountExternal, escrow
 	case ledger.KindOpen:
-		t.ID = "open:" + envelope + ":" + strconv.Itoa(index)
-		t.Debit, t.Credit = ledger.EscrowAccount(envelope), ledger.WalletAccount(user)
+		t.ID, t.Debit, t.Credit = "open:"+f.envelope+":"+strconv.Itoa(f.index), escrow, ledger.WalletAccount(f.user)
 	case ledger.KindRefund:
-		t.ID, t.Debit, t.Credit = "refund:"+envelope, ledger.EscrowAccount(envelope), ledger.WalletAccount(user)
+		t.ID, t.Debit, t.Credit = "refund:"+f.envelope, escrow, ledger.WalletAccount(f.user)
 	}
 	return t
 }
@@ -88,18 +111,14 @@ func newTransfer(kind, envelope string, index int, user string, amount int64, at
 // Apply projects one event.
 func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	id := rec.Event.EnvelopeID
-	var row []byte
-	switch d := rec.Event.Data.(type) {
-	case events.Wrapped:
-		return tx.SetRaw(senderKey(id), []byte(d.Sender))
-	case events.Paid:
-		row = appendRow(tagFund, id, 0, "", d.Amount, rec.Event.At)
-	case events.Opened:
-		row = appendRow(tagOpen, id, d.Index, d.User, d.Amount, rec.Event.At)
-	case events.Expired:
-		if d.Refund == 0 {
-			return nil
-		}
+	if w, ok := rec.Event.Data.(events.Wrapped); ok {
+		return tx.SetRaw(senderKey(id), []byte(w.Sender))
+	}
+	f, ok := factsOf(rec.Event)
+	if !ok {
+		return nil
+	}
+	if f.kind == ledger.KindRefund {
 		sender, found, err := tx.GetRaw(senderKey(id))
 		if err != nil {
 			return err
@@ -107,11 +126,9 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 		if !found {
 			return fmt.Errorf("outbox: %s for unknown envelope %s: %w", rec.Event.Type, id, pebble.ErrNotFound)
 		}
-		row = appendRow(tagRefund, id, 0, string(sender), d.Refund, rec.Event.At)
-	default:
-		return nil
+		f.user = string(sender)
 	}
-	return tx.SetRaw(queueKey(rec.Seq), row)
+	return tx.SetRaw(queueKey(rec.Seq), f.appendRow())
 }
 
 // A transfer row (under o/q/<seq>) is
@@ -124,22 +141,18 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 //	user      uvarint length, bytes (open and refund)
 //
 // about 50 bytes where the JSON of format 1 took 230. The rest of the
-// transfer (id, accounts) is derived again by newTransfer.
-const (
-	tagFund   = 'f'
-	tagOpen   = 'o'
-	tagRefund = 'r'
-)
+// transfer (id, accounts) is derived again by facts.transfer.
+var tags = map[string]byte{ledger.KindFund: 'f', ledger.KindOpen: 'o', ledger.KindRefund: 'r'}
 
-func appendRow(tag byte, envelope string, index int, user string, amount int64, at time.Time) []byte {
-	b := make([]byte, 0, 1+1+len(envelope)+10+10+5+3+1+len(user))
-	b = projector.AppendString(append(b, tag), envelope)
-	b = projector.AppendTime(binary.AppendVarint(b, amount), at)
-	if tag == tagOpen {
-		b = binary.AppendUvarint(b, uint64(index))
+func (f facts) appendRow() []byte {
+	b := make([]byte, 0, 1+1+len(f.envelope)+10+10+5+3+1+len(f.user))
+	b = projector.AppendString(append(b, tags[f.kind]), f.envelope)
+	b = projector.AppendTime(binary.AppendVarint(b, f.amount), f.at)
+	if f.kind == ledger.KindOpen {
+		b = binary.AppendUvarint(b, uint64(f.index))
 	}
-	if tag != tagFund {
-		b = projector.AppendString(b, user)
+	if f.kind != ledger.KindFund {
+		b = projector.AppendString(b, f.user)
 	}
 	return b
 }
@@ -147,26 +160,28 @@ func appendRow(tag byte, envelope string, index int, user string, amount int64, 
 // decodeRow reads a transfer row back (seq is its key's).
 func decodeRow(b []byte, seq uint64) (Transfer, error) {
 	r := projector.NewRowReader(b)
-	tag, envelope, amount, at := r.Byte(), r.String(), r.Varint(), r.Time()
-	var index uint64
-	var user, kind string
+	tag := r.Byte()
+	f := facts{envelope: r.String(), amount: r.Varint(), at: r.Time()}
 	switch tag {
-	case tagFund:
-		kind = ledger.KindFund
-	case tagOpen:
-		kind, index, user = ledger.KindOpen, r.Uvarint(), r.String()
-	case tagRefund:
-		kind, user = ledger.KindRefund, r.String()
+	case tags[ledger.KindFund]:
+		f.kind = ledger.KindFund
+	case tags[ledger.KindOpen]:
+		f.kind = ledger.KindOpen
+		if index := r.Uvarint(); index <= 1<<31 {
+			f.index = int(index)
+		} else {
+			r.Fail()
+		}
+		f.user = r.String()
+	case tags[ledger.KindRefund]:
+		f.kind, f.user = ledger.KindRefund, r.String()
 	default:
-		r.Fail()
-	}
-	if index > 1<<31 {
 		r.Fail()
 	}
 	if err := r.Done(); err != nil {
 		return Transfer{}, fmt.Errorf("outbox: the transfer at sequence %d: %w", seq, err)
 	}
-	return newTransfer(kind, envelope, int(index), user, amount, at, seq), nil
+	return f.transfer(seq), nil
 }
 
 // List returns up to limit transfers in stream order after the stream
