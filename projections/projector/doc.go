@@ -15,7 +15,8 @@
 // A projector is a pipeline (see consume): one goroutine reads the
 // messages and decodes the events, one applies them to the Tx, one encodes
 // each finished batch with its checkpoint and applies it to the database,
-// and one waits for the batches' WAL syncs and publishes their checkpoints.
+// and one syncs the WAL, at most once per Config.SyncInterval, and then
+// publishes the last checkpoint it covers.
 // Applying the next batch overlaps committing this one and waiting for the
 // disk; the Tx serves the rows of the batch being committed until they are
 // in the database.
@@ -24,8 +25,10 @@
 //
 //  1. Exactly-once application. The rows of a batch's events and the
 //     checkpoint (the stream sequence of the batch's last event) are
-//     written in one Pebble batch, applied with Sync; batches are applied
-//     one at a time, in order, and the WAL is synced in order. After a
+//     written in one Pebble batch; batches are applied one at a time, in
+//     order, and the WAL is written and synced in order (one sync at most
+//     every Config.SyncInterval covers the batches applied since the last
+//     one). After a
 //     crash the database holds whole batches up to some checkpoint, each
 //     with its checkpoint, and nothing after it; the consumer resumes
 //     after the checkpoint: no event is applied twice or skipped.
@@ -38,7 +41,8 @@
 //     visible already: resuming would apply its events twice).
 //  4. Applied() only ever reports a sequence whose batch is durable (its
 //     WAL sync done), so WaitFor(seq) (read-your-writes) never answers from
-//     data a crash could take back.
+//     data a crash could take back. Syncs are paced, so it may wait up to
+//     one SyncInterval longer than the batch took to apply.
 //
 // Formats. A projection may give its rows a format version (Versioned;
 // 1 otherwise). New records it in an empty database (FormatKey) and refuses
