@@ -22,6 +22,32 @@ type Config struct {
 	MarkerTTL time.Duration // how long purge markers stay; default 1 h
 	Now       func() time.Time
 	Logger    *slog.Logger
+
+	// Clock is what the timers read the time from and wait on; by default
+	// Now (time.Now unless set) and the wall clock. When set, Now is not
+	// used.
+	Clock Clock
+}
+
+// Clock is the time of the timers: what time it is, and how to wait until
+// a time. Both come from the same source, so a test that moves its clock by
+// hand fires timers without waiting real seconds.
+type Clock interface {
+	Now() time.Time
+	// At returns a channel that receives once the clock reads t or later
+	// (at once when it already does). An abandoned channel must cost
+	// nothing once it has fired.
+	At(t time.Time) <-chan time.Time
+}
+
+// wallClock is the default Clock: Config.Now, and time.After for the wait
+// (a timer nobody references is collected since Go 1.23, fired or not).
+type wallClock struct{ now func() time.Time }
+
+func (c wallClock) Now() time.Time { return c.now() }
+
+func (c wallClock) At(t time.Time) <-chan time.Time {
+	return time.After(max(t.Sub(c.now()), time.Millisecond))
 }
 
 // Fire is called, from the timers goroutine, when a timer is due. It must not
@@ -59,6 +85,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config, fire Fire) (*
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{now: cfg.Now}
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -98,7 +127,7 @@ func (t *Timers) Delete(ctx context.Context, id string) error {
 
 // Retry schedules id again after d without touching the stored timer; for
 // an owner that could not act on a fired timer.
-func (t *Timers) Retry(id string, d time.Duration) { t.schedule(id, t.cfg.Now().Add(d)) }
+func (t *Timers) Retry(id string, d time.Duration) { t.schedule(id, t.cfg.Clock.Now().Add(d)) }
 
 // Pending is the number of timers scheduled in memory.
 func (t *Timers) Pending() int {
@@ -147,15 +176,15 @@ func (t *Timers) Run(ctx context.Context) error {
 		return fmt.Errorf("%w: watch: %w", ErrUnavailable, err)
 	}
 	defer func() { _ = w.Stop() }()
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	for {
-		timer.Reset(t.fireDue())
+		// The wait is on an absolute time, so a clock that moves between
+		// fireDue and At is not missed: At fires at once for a past time.
+		next := t.cfg.Clock.At(t.fireDue())
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.wake:
-		case <-timer.C:
+		case <-next:
 		case e, ok := <-w.Updates():
 			if !ok {
 				return fmt.Errorf("%w: watch closed", ErrUnavailable)
@@ -187,24 +216,26 @@ func (t *Timers) apply(e jetstream.KeyValueEntry) {
 	}
 }
 
-// fireDue fires every due timer and returns how long to wait for the next.
-func (t *Timers) fireDue() time.Duration {
-	now := t.cfg.Now()
+// fireDue fires every due timer and returns when to look again: the due
+// time of the next timer, or an hour from now when there is none (a new
+// timer wakes the loop earlier).
+func (t *Timers) fireDue() time.Time {
+	now := t.cfg.Clock.Now()
 	var due []string
 	t.mu.Lock()
 	for len(t.items) > 0 && !t.items[0].due.After(now) {
 		it := heap.Pop(&t.items).(*item)
 		due = append(due, it.id)
 	}
-	wait := time.Hour
+	next := now.Add(time.Hour)
 	if len(t.items) > 0 {
-		wait = t.items[0].due.Sub(now)
+		next = t.items[0].due
 	}
 	t.mu.Unlock()
 	for _, id := range due {
 		t.fire(id)
 	}
-	return max(wait, time.Millisecond)
+	return next
 }
 
 type timerHeap []*item

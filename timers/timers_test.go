@@ -28,9 +28,60 @@ func (f *fired) list() []string {
 	return append([]string(nil), f.ids...)
 }
 
-func start(t *testing.T, srv *natstest.Server, f *fired) *Timers {
+// manualClock is a Clock that moves only when the test advances it, so
+// timers due in an hour fire without a real second passing.
+type manualClock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	c  chan time.Time
+}
+
+func newManualClock() *manualClock {
+	return &manualClock{now: time.Date(2026, 2, 10, 20, 0, 0, 0, time.UTC)}
+}
+
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) At(at time.Time) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if !at.After(c.now) {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{at: at, c: ch})
+	return ch
+}
+
+// Advance moves the clock by d and wakes every wait that is due.
+func (c *manualClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.c <- c.now
+	}
+	c.waiters = kept
+}
+
+func start(t *testing.T, srv *natstest.Server, clock Clock, f *fired) *Timers {
 	t.Helper()
-	tm, err := Open(context.Background(), srv.JetStream(t), Config{}, f.fire)
+	tm, err := Open(context.Background(), srv.JetStream(t), Config{Clock: clock}, f.fire)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,45 +97,86 @@ func start(t *testing.T, srv *natstest.Server, f *fired) *Timers {
 	return tm
 }
 
-func TestFireInOrder(t *testing.T) {
-	srv := natstest.Start(t)
-	var f fired
-	tm := start(t, srv, &f)
-	ctx := context.Background()
-	now := time.Now()
-	// Far enough apart that a loaded machine keeps the order, and the
-	// deleted timer is due after the delete has certainly landed (it
-	// fired once in CI when due 50 ms after being set).
-	for i, d := range []time.Duration{900, 300, 600} {
-		if err := tm.Set(ctx, fmt.Sprintf("t%d", i), now.Add(d*time.Millisecond)); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := tm.Set(ctx, "deleted", now.Add(450*time.Millisecond)); err != nil {
-		t.Fatal(err)
-	}
-	if err := tm.Delete(ctx, "deleted"); err != nil {
-		t.Fatal(err)
-	}
+// pendingIs waits until tm holds n timers in memory.
+func pendingIs(t *testing.T, tm *Timers, n int) {
+	t.Helper()
 	natstest.Eventually(t, 5*time.Second, func() error {
-		if got := fmt.Sprint(f.list()); got != "[t1 t2 t0]" {
-			return fmt.Errorf("fired %s", got)
+		if got := tm.Pending(); got != n {
+			return fmt.Errorf("%d timers pending, want %d", got, n)
 		}
 		return nil
 	})
+}
+
+// firedAre waits until f holds exactly want, in order.
+func firedAre(t *testing.T, f *fired, want string) {
+	t.Helper()
+	natstest.Eventually(t, 5*time.Second, func() error {
+		if got := fmt.Sprint(f.list()); got != want {
+			return fmt.Errorf("fired %s, want %s", got, want)
+		}
+		return nil
+	})
+}
+
+// TestFireInOrder: timers fire in the order of their due times as the
+// clock reaches them, whether set by another instance before this one
+// started or by this one while it runs, and a deleted timer never fires.
+// The clock is moved by hand: hours pass without a real second.
+func TestFireInOrder(t *testing.T) {
+	srv := natstest.Start(t)
+	clock := newManualClock()
+	ctx := context.Background()
+	now := clock.Now()
+	// Written by an instance that is not running, so the running one learns
+	// of them only through its watch, which ends with "deleted" purged: a
+	// running instance could see the put of "deleted" before its purge, and
+	// firing it then would be allowed (at least once), but not this test's
+	// point.
+	writer, err := Open(ctx, srv.JetStream(t), Config{Clock: clock}, func(string) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, d := range []time.Duration{3 * time.Hour, time.Hour, 2 * time.Hour} {
+		if err := writer.Set(ctx, fmt.Sprintf("t%d", i), now.Add(d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writer.Set(ctx, "deleted", now.Add(90*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := writer.Delete(ctx, "deleted"); err != nil {
+		t.Fatal(err)
+	}
+	var f fired
+	tm := start(t, srv, clock, &f)
+	pendingIs(t, tm, 3)
+	if err := tm.Set(ctx, "own", now.Add(30*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.list(); len(got) != 0 {
+		t.Fatalf("fired %v before any was due", got)
+	}
+	clock.Advance(time.Hour)
+	firedAre(t, &f, "[own t1]")
+	clock.Advance(time.Hour)
+	firedAre(t, &f, "[own t1 t2]")
+	clock.Advance(time.Hour)
+	firedAre(t, &f, "[own t1 t2 t0]")
 }
 
 // TestSurviveRestart: timers stored before a restart fire afterwards, in a
 // new Timers on a restarted server; deleted ones do not.
 func TestSurviveRestart(t *testing.T) {
 	srv := natstest.Start(t)
+	clock := newManualClock()
 	ctx := context.Background()
 	var first fired
-	tm, err := Open(ctx, srv.JetStream(t), Config{}, first.fire)
+	tm, err := Open(ctx, srv.JetStream(t), Config{Clock: clock}, first.fire)
 	if err != nil {
 		t.Fatal(err)
 	}
-	past := time.Now().Add(-time.Minute)
+	past := clock.Now().Add(-time.Minute)
 	for _, id := range []string{"a", "b", "c"} {
 		if err := tm.Set(ctx, id, past); err != nil {
 			t.Fatal(err)
@@ -95,7 +187,7 @@ func TestSurviveRestart(t *testing.T) {
 	}
 	srv.Restart(t)
 	var second fired
-	start(t, srv, &second)
+	start(t, srv, clock, &second)
 	natstest.Eventually(t, 5*time.Second, func() error {
 		if got := fmt.Sprint(second.list()); got != "[a c]" && got != "[c a]" {
 			return fmt.Errorf("fired %s", got)
@@ -111,16 +203,19 @@ func TestSurviveRestart(t *testing.T) {
 // watches the bucket, and a delete by one unschedules it in the other.
 func TestOtherInstance(t *testing.T) {
 	srv := natstest.Start(t)
+	clock := newManualClock()
 	ctx := context.Background()
 	var a, b fired
-	ta := start(t, srv, &a)
-	tb := start(t, srv, &b)
-	if err := ta.Set(ctx, "soon", time.Now().Add(200*time.Millisecond)); err != nil {
+	ta := start(t, srv, clock, &a)
+	tb := start(t, srv, clock, &b)
+	if err := ta.Set(ctx, "soon", clock.Now().Add(time.Hour)); err != nil {
 		t.Fatal(err)
 	}
-	if err := ta.Set(ctx, "later", time.Now().Add(time.Hour)); err != nil {
+	if err := ta.Set(ctx, "later", clock.Now().Add(24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
+	pendingIs(t, tb, 2)
+	clock.Advance(time.Hour)
 	natstest.Eventually(t, 5*time.Second, func() error {
 		if fmt.Sprint(b.list()) != "[soon]" || fmt.Sprint(a.list()) != "[soon]" {
 			return fmt.Errorf("a fired %v, b fired %v", a.list(), b.list())
@@ -133,10 +228,29 @@ func TestOtherInstance(t *testing.T) {
 	if err := ta.Delete(ctx, "later"); err != nil {
 		t.Fatal(err)
 	}
-	natstest.Eventually(t, 5*time.Second, func() error {
-		if n := tb.Pending(); n != 1 {
-			return fmt.Errorf("b still has %d timers", n)
+	pendingIs(t, tb, 1)
+}
+
+// TestWallClock: without a Clock, the timers wait on the wall clock of
+// Config.Now; a timer due now fires without any clock moving.
+func TestWallClock(t *testing.T) {
+	srv := natstest.Start(t)
+	var f fired
+	tm, err := Open(context.Background(), srv.JetStream(t), Config{}, f.fire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- tm.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
 		}
-		return nil
-	})
+	}()
+	if err := tm.Set(ctx, "now", time.Now().Add(10*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	firedAre(t, &f, "[now]")
 }
