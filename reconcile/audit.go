@@ -145,6 +145,7 @@ func Audit(ctx context.Context, js jetstream.JetStream, envelopeID string) (Audi
 				}
 			case events.Expired:
 				row.User, row.Amount = s.w.Sender, d.Refund
+			case events.Cancelled: // no user, no amount
 			}
 		}
 		for _, t := range st.transfers {

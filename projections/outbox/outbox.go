@@ -86,6 +86,8 @@ func factsOf(ev events.Event) (facts, bool) {
 			return f, false
 		}
 		f.kind, f.amount = ledger.KindRefund, d.Refund
+	case events.Wrapped, events.Cancelled: // no money moves
+		return f, false
 	default:
 		return f, false
 	}
