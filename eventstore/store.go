@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Sentinel errors; match with errors.Is.
@@ -26,10 +27,11 @@ var (
 
 // Config names the stream and sets how writes are made.
 type Config struct {
-	Stream        string        // default "ENVELOPES"
-	SubjectPrefix string        // default "envelope": events go to <prefix>.<id>
-	Replicas      int           // default 1; 3 in a cluster
-	Duplicates    time.Duration // JetStream duplicate window; default 2 min
+	// Topology names the stream and the envelopes' subjects; the zero
+	// value is today's (ENVELOPES, envelope.<id>).
+	Topology   topology.Topology
+	Replicas   int           // default 1; 3 in a cluster
+	Duplicates time.Duration // JetStream duplicate window; default 2 min
 	// AttemptTimeout bounds one publish attempt; Append retries within its
 	// context until then. Default 2 s.
 	AttemptTimeout time.Duration
@@ -42,12 +44,7 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Stream == "" {
-		c.Stream = "ENVELOPES"
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = "envelope"
-	}
+	c.Topology = c.Topology.WithDefaults()
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
@@ -62,6 +59,10 @@ func (c *Config) defaults() {
 	}
 }
 
+// stream is the one stream a store is on: a topology of one partition
+// (topology.Partitions) keeps every envelope on partition 0's.
+func (c *Config) stream() string { return c.Topology.EnvelopeStream(0) }
+
 // Store appends and loads envelope events.
 type Store struct {
 	cfg    Config
@@ -74,9 +75,9 @@ type Store struct {
 func StreamConfig(c Config) jetstream.StreamConfig {
 	c.defaults()
 	return jetstream.StreamConfig{
-		Name:              c.Stream,
+		Name:              c.stream(),
 		Description:       "hongbao envelope events, one subject per envelope",
-		Subjects:          []string{c.SubjectPrefix + ".>"},
+		Subjects:          []string{c.Topology.EnvelopeFilter()},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: -1,
@@ -99,7 +100,7 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 	cfg.defaults()
 	st, err := EnsureStream(ctx, js, StreamConfig(cfg))
 	if err != nil {
-		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.Stream, err)
+		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.stream(), err)
 	}
 	s := &Store{cfg: cfg, stream: st, log: NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
 	if cfg.GroupCommit {
@@ -109,10 +110,13 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 }
 
 // Subject is the subject of an envelope's events.
-func (s *Store) Subject(id string) string { return s.cfg.SubjectPrefix + "." + id }
+func (s *Store) Subject(id string) string { return s.cfg.Topology.EnvelopeSubject(id) }
 
 // StreamName is the name of the stream.
-func (s *Store) StreamName() string { return s.cfg.Stream }
+func (s *Store) StreamName() string { return s.cfg.stream() }
+
+// Topology is the store's topology, with its defaults.
+func (s *Store) Topology() topology.Topology { return s.cfg.Topology }
 
 // Stream is the underlying JetStream stream handle.
 func (s *Store) Stream() jetstream.Stream { return s.stream }

@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Sentinel errors; match with errors.Is.
@@ -55,8 +56,8 @@ func (p eventsProjection) ApplyMsg(tx *Tx, seq uint64, data []byte) error {
 
 // Config of a projector.
 type Config struct {
-	Stream    string // default "ENVELOPES"
-	Filter    string // default "envelope.>"
+	Stream    string // default the envelope stream of topology.Default
+	Filter    string // default the envelope filter of topology.Default
 	BatchSize int    // events per Pebble batch at most; default 1000
 	Logger    *slog.Logger
 	// Bulk: the database was opened by OpenBulk. Batches are applied
@@ -100,10 +101,10 @@ func New(db *pebble.DB, proj Projection, js jetstream.JetStream, cfg Config) (*P
 // cfg.Filter name it).
 func NewRaw(db *pebble.DB, proj RawProjection, js jetstream.JetStream, cfg Config) (*Projector, error) {
 	if cfg.Stream == "" {
-		cfg.Stream = "ENVELOPES"
+		cfg.Stream = topology.Default().EnvelopeStream(0)
 	}
 	if cfg.Filter == "" {
-		cfg.Filter = "envelope.>"
+		cfg.Filter = topology.Default().EnvelopeFilter()
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 1000
