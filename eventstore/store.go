@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
 
@@ -17,13 +18,23 @@ import (
 var (
 	// ErrConflict: another writer appended to the envelope since the
 	// expected sequence. Reload and decide again.
-	ErrConflict = errors.New("eventstore: conflict")
+	ErrConflict = streamlog.ErrConflict
 	// ErrNotFound: the envelope has no events.
 	ErrNotFound = errors.New("eventstore: not found")
 	// ErrUnavailable: the store could not be reached or did not confirm;
 	// the outcome of an append is unknown.
-	ErrUnavailable = errors.New("eventstore: unavailable")
+	ErrUnavailable = streamlog.ErrUnavailable
+	// ErrBatchUnsupported: the stream does not allow atomic batches (as
+	// one created before allow_atomic was set); nothing was written.
+	ErrBatchUnsupported = streamlog.ErrBatchUnsupported
 )
+
+// MaxBatch is the most events AppendBatch takes at once.
+const MaxBatch = streamlog.MaxBatch
+
+// MaxAttempts bounds a reload-and-decide loop on ErrConflict, the first
+// attempt included (streamlog.MaxAttempts: the ledger keeps the same bound).
+const MaxAttempts = streamlog.MaxAttempts
 
 // Config names the stream and sets how writes are made.
 type Config struct {
@@ -67,8 +78,8 @@ func (c *Config) stream() string { return c.Topology.EnvelopeStream(0) }
 type Store struct {
 	cfg    Config
 	stream jetstream.Stream
-	log    *Log
-	group  *groupCommitter // nil without GroupCommit
+	log    *streamlog.Log
+	group  *streamlog.Group // nil without GroupCommit
 }
 
 // StreamConfig is the ENVELOPES stream as this package creates it.
@@ -98,13 +109,13 @@ func StreamConfig(c Config) jetstream.StreamConfig {
 // on it. An existing stream's settings are left alone.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	cfg.defaults()
-	st, err := EnsureStream(ctx, js, StreamConfig(cfg))
+	st, err := streamlog.EnsureStream(ctx, js, StreamConfig(cfg))
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.stream(), err)
 	}
-	s := &Store{cfg: cfg, stream: st, log: NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
+	s := &Store{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
 	if cfg.GroupCommit {
-		s.group = newGroupCommitter(s.log, 3*cfg.AttemptTimeout)
+		s.group = streamlog.NewGroup(s.log, 3*cfg.AttemptTimeout)
 	}
 	return s, nil
 }
@@ -151,7 +162,7 @@ func (s *Store) Append(ctx context.Context, expected uint64, ev events.Event) (u
 		return 0, err
 	}
 	if s.group != nil {
-		return s.group.append(ctx, s.Subject(ev.EnvelopeID), expected, data)
+		return s.group.Append(ctx, s.Subject(ev.EnvelopeID), expected, data)
 	}
 	return s.log.Append(ctx, s.Subject(ev.EnvelopeID), expected, data)
 }
@@ -162,7 +173,7 @@ func (s *Store) GroupCommits() (batches, appends int64) {
 	if s.group == nil {
 		return 0, 0
 	}
-	return s.group.batches.Load(), s.group.grouped.Load()
+	return s.group.Stats()
 }
 
 // AppendBatch writes evs, all of one envelope and in order, as one atomic

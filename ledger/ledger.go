@@ -14,7 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
 
@@ -23,7 +23,7 @@ var (
 	ErrInvalid      = errors.New("ledger: invalid transfer")
 	ErrInsufficient = errors.New("ledger: escrow would go below zero")
 	ErrMismatch     = errors.New("ledger: transfer id already used with different fields")
-	ErrUnavailable  = eventstore.ErrUnavailable
+	ErrUnavailable  = streamlog.ErrUnavailable
 	ErrCorrupt      = errors.New("ledger: corrupt escrow history")
 )
 
@@ -131,7 +131,7 @@ type Config struct {
 type Ledger struct {
 	cfg    Config
 	stream jetstream.Stream
-	log    *eventstore.Log
+	log    *streamlog.Log
 
 	mu    sync.Mutex
 	cache map[string]*list.Element // envelope id → *escrow
@@ -183,11 +183,11 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Ledger, err
 	}
 	cfg.Topology = cfg.Topology.WithDefaults()
 	sc := StreamConfig(cfg)
-	st, err := eventstore.EnsureStream(ctx, js, sc)
+	st, err := streamlog.EnsureStream(ctx, js, sc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, sc.Name, err)
 	}
-	return &Ledger{cfg: cfg, stream: st, log: eventstore.NewLog(js, st, 0, cfg.Logger),
+	return &Ledger{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, 0, cfg.Logger),
 		cache: map[string]*list.Element{}, lru: list.New()}, nil
 }
 
@@ -256,9 +256,6 @@ func DecodeEntry(b []byte) (Entry, error) {
 	return ent, nil
 }
 
-// maxAttempts bounds reload-and-retry on conflicts with other writers.
-const maxAttempts = 16
-
 // Transfer records t once. See the package invariants for its contract.
 func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 	if err := t.Validate(); err != nil {
@@ -295,7 +292,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 			e.byID[t.ID] = Result{Seq: seq, Duplicate: true, EscrowBalance: balance}
 			e.entries[t.ID] = t
 			return Result{Seq: seq, EscrowBalance: balance}, nil
-		case errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts:
+		case errors.Is(err, streamlog.ErrConflict) && attempt < streamlog.MaxAttempts:
 			e.loaded = false // another writer: reload and decide again
 		default:
 			e.loaded = false // the outcome may be unknown: reload next time

@@ -9,7 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
-	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
 
@@ -224,7 +224,7 @@ func contains(list []string, s string) bool {
 
 // loadSubject reads a subject of a stream with direct gets; a stream that
 // does not exist holds nothing.
-func loadSubject(ctx context.Context, js jetstream.JetStream, stream, subject string) ([]eventstore.Msg, error) {
+func loadSubject(ctx context.Context, js jetstream.JetStream, stream, subject string) ([]streamlog.Msg, error) {
 	st, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, nil
@@ -232,5 +232,5 @@ func loadSubject(ctx context.Context, js jetstream.JetStream, stream, subject st
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: stream %s: %w", stream, err)
 	}
-	return eventstore.NewLog(js, st, 0, nil).Load(ctx, subject)
+	return streamlog.NewLog(js, st, 0, nil).Load(ctx, subject)
 }
