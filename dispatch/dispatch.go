@@ -17,11 +17,12 @@ import (
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/projections/outbox"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Config of the dispatcher.
 type Config struct {
-	Bucket    string // default "HONGBAO_DISPATCH"
+	Bucket    string // default topology.Topology.DispatchBucket
 	Replicas  int    // default 1
 	BatchSize int    // transfers per cursor move; default 256
 	// Escrows is how many escrows' transfers are delivered at once, each
@@ -64,7 +65,7 @@ const cursorKey = "cursor"
 // New binds the dispatcher's bucket (creating it).
 func New(ctx context.Context, js jetstream.JetStream, views *projections.Set, led *ledger.Ledger, cfg Config) (*Dispatcher, error) {
 	if cfg.Bucket == "" {
-		cfg.Bucket = "HONGBAO_DISPATCH"
+		cfg.Bucket = topology.Default().DispatchBucket()
 	}
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1

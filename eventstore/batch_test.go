@@ -142,7 +142,7 @@ func TestAppendBatchLostAck(t *testing.T) {
 // TestAppendBatchUnsupported: on a stream created without allow_atomic a
 // batch writes nothing and says so.
 func TestAppendBatchUnsupported(t *testing.T) {
-	s, _ := open(t)
+	s, srv := open(t)
 	ctx := context.Background()
 	info, err := s.Stream().Info(ctx)
 	if err != nil {
@@ -153,11 +153,7 @@ func TestAppendBatchUnsupported(t *testing.T) {
 	}
 	cfg := info.Config
 	cfg.AllowAtomicPublish = false
-	js, err := jetstream.New(s.log.conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := js.UpdateStream(ctx, cfg); err != nil {
+	if _, err := srv.JetStream(t).UpdateStream(ctx, cfg); err != nil {
 		t.Fatal(err)
 	}
 	seq, err := s.Append(ctx, 0, wrapped())

@@ -1,5 +1,9 @@
-// Package eventstore owns the ENVELOPES stream: one subject per envelope,
-// envelope.<id>, so the stream is the serializer of each envelope's events.
+// Package eventstore owns the stream of envelope events (ENVELOPES, as
+// topology names it): one subject per envelope, envelope.<id>, so the
+// stream is the serializer of each envelope's events. It encodes and
+// decodes events and appends them through the generic append log of
+// internal/streamlog, which the ledger uses too; invariants 1–3, 6 and 7
+// are that log's, held for envelope events.
 //
 // Invariants this package keeps:
 //

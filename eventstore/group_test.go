@@ -19,12 +19,19 @@ import (
 // every message, as in production.
 func groupStore(t *testing.T) *Store {
 	t.Helper()
-	srv := natstest.Start(t) // sync_interval: always
-	s, err := Open(context.Background(), srv.JetStream(t), Config{GroupCommit: true})
+	s, _ := groupStoreOn(t)
+	return s
+}
+
+// groupStoreOn is groupStore, with its server's JetStream.
+func groupStoreOn(t *testing.T) (*Store, jetstream.JetStream) {
+	t.Helper()
+	js := natstest.Start(t).JetStream(t) // sync_interval: always
+	s, err := Open(context.Background(), js, Config{GroupCommit: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, js
 }
 
 func envelopeID(i int) string { return fmt.Sprintf("01JQ%022d", i) }
@@ -109,7 +116,7 @@ func TestGroupCommitLostAck(t *testing.T) {
 	s := groupStore(t)
 	var lost atomic.Int32
 	loseAcks(s, 3, func(m *nats.Msg, _ *jetstream.PubAck) error {
-		if m.Header.Get(hdrBatchCommit) == "" {
+		if m.Header.Get("Nats-Batch-Commit") == "" { // not a batch's commit: a single append keeps its ack
 			return nil
 		}
 		lost.Add(1)
@@ -131,17 +138,13 @@ func TestGroupCommitLostAck(t *testing.T) {
 // TestGroupCommitWithoutAtomic: on a stream without allow_atomic the group
 // committer falls back to single appends, once and for all.
 func TestGroupCommitWithoutAtomic(t *testing.T) {
-	s := groupStore(t)
+	s, js := groupStoreOn(t)
 	info, err := s.Stream().Info(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := info.Config
 	cfg.AllowAtomicPublish = false
-	js, err := jetstream.New(s.log.conn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	if _, err := js.UpdateStream(context.Background(), cfg); err != nil {
 		t.Fatal(err)
 	}
@@ -156,9 +159,7 @@ func TestGroupCommitWithoutAtomic(t *testing.T) {
 	if b, _ := s.GroupCommits(); b != 0 {
 		t.Fatalf("%d batches on a stream without allow_atomic", b)
 	}
-	select {
-	case <-s.group.disabled:
-	default:
+	if !s.group.Disabled() {
 		t.Fatal("the group committer did not notice the stream refuses batches")
 	}
 }

@@ -10,26 +10,39 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/internal/streamlog"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Sentinel errors; match with errors.Is.
 var (
 	// ErrConflict: another writer appended to the envelope since the
 	// expected sequence. Reload and decide again.
-	ErrConflict = errors.New("eventstore: conflict")
+	ErrConflict = streamlog.ErrConflict
 	// ErrNotFound: the envelope has no events.
 	ErrNotFound = errors.New("eventstore: not found")
 	// ErrUnavailable: the store could not be reached or did not confirm;
 	// the outcome of an append is unknown.
-	ErrUnavailable = errors.New("eventstore: unavailable")
+	ErrUnavailable = streamlog.ErrUnavailable
+	// ErrBatchUnsupported: the stream does not allow atomic batches (as
+	// one created before allow_atomic was set); nothing was written.
+	ErrBatchUnsupported = streamlog.ErrBatchUnsupported
 )
+
+// MaxBatch is the most events AppendBatch takes at once.
+const MaxBatch = streamlog.MaxBatch
+
+// MaxAttempts bounds a reload-and-decide loop on ErrConflict, the first
+// attempt included (streamlog.MaxAttempts: the ledger keeps the same bound).
+const MaxAttempts = streamlog.MaxAttempts
 
 // Config names the stream and sets how writes are made.
 type Config struct {
-	Stream        string        // default "ENVELOPES"
-	SubjectPrefix string        // default "envelope": events go to <prefix>.<id>
-	Replicas      int           // default 1; 3 in a cluster
-	Duplicates    time.Duration // JetStream duplicate window; default 2 min
+	// Topology names the stream and the envelopes' subjects; the zero
+	// value is today's (ENVELOPES, envelope.<id>).
+	Topology   topology.Topology
+	Replicas   int           // default 1; 3 in a cluster
+	Duplicates time.Duration // JetStream duplicate window; default 2 min
 	// AttemptTimeout bounds one publish attempt; Append retries within its
 	// context until then. Default 2 s.
 	AttemptTimeout time.Duration
@@ -42,12 +55,7 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.Stream == "" {
-		c.Stream = "ENVELOPES"
-	}
-	if c.SubjectPrefix == "" {
-		c.SubjectPrefix = "envelope"
-	}
+	c.Topology = c.Topology.WithDefaults()
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
@@ -62,21 +70,25 @@ func (c *Config) defaults() {
 	}
 }
 
+// stream is the one stream a store is on: a topology of one partition
+// (topology.Partitions) keeps every envelope on partition 0's.
+func (c *Config) stream() string { return c.Topology.EnvelopeStream(0) }
+
 // Store appends and loads envelope events.
 type Store struct {
 	cfg    Config
 	stream jetstream.Stream
-	log    *Log
-	group  *groupCommitter // nil without GroupCommit
+	log    *streamlog.Log
+	group  *streamlog.Group // nil without GroupCommit
 }
 
 // StreamConfig is the ENVELOPES stream as this package creates it.
 func StreamConfig(c Config) jetstream.StreamConfig {
 	c.defaults()
 	return jetstream.StreamConfig{
-		Name:              c.Stream,
+		Name:              c.stream(),
 		Description:       "hongbao envelope events, one subject per envelope",
-		Subjects:          []string{c.SubjectPrefix + ".>"},
+		Subjects:          []string{c.Topology.EnvelopeFilter()},
 		Storage:           jetstream.FileStorage,
 		Retention:         jetstream.LimitsPolicy,
 		MaxMsgsPerSubject: -1,
@@ -97,22 +109,25 @@ func StreamConfig(c Config) jetstream.StreamConfig {
 // on it. An existing stream's settings are left alone.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, error) {
 	cfg.defaults()
-	st, err := EnsureStream(ctx, js, StreamConfig(cfg))
+	st, err := streamlog.EnsureStream(ctx, js, StreamConfig(cfg))
 	if err != nil {
-		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.Stream, err)
+		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.stream(), err)
 	}
-	s := &Store{cfg: cfg, stream: st, log: NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
+	s := &Store{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
 	if cfg.GroupCommit {
-		s.group = newGroupCommitter(s.log, 3*cfg.AttemptTimeout)
+		s.group = streamlog.NewGroup(s.log, 3*cfg.AttemptTimeout)
 	}
 	return s, nil
 }
 
 // Subject is the subject of an envelope's events.
-func (s *Store) Subject(id string) string { return s.cfg.SubjectPrefix + "." + id }
+func (s *Store) Subject(id string) string { return s.cfg.Topology.EnvelopeSubject(id) }
 
 // StreamName is the name of the stream.
-func (s *Store) StreamName() string { return s.cfg.Stream }
+func (s *Store) StreamName() string { return s.cfg.stream() }
+
+// Topology is the store's topology, with its defaults.
+func (s *Store) Topology() topology.Topology { return s.cfg.Topology }
 
 // Stream is the underlying JetStream stream handle.
 func (s *Store) Stream() jetstream.Stream { return s.stream }
@@ -147,7 +162,7 @@ func (s *Store) Append(ctx context.Context, expected uint64, ev events.Event) (u
 		return 0, err
 	}
 	if s.group != nil {
-		return s.group.append(ctx, s.Subject(ev.EnvelopeID), expected, data)
+		return s.group.Append(ctx, s.Subject(ev.EnvelopeID), expected, data)
 	}
 	return s.log.Append(ctx, s.Subject(ev.EnvelopeID), expected, data)
 }
@@ -158,7 +173,7 @@ func (s *Store) GroupCommits() (batches, appends int64) {
 	if s.group == nil {
 		return 0, 0
 	}
-	return s.group.batches.Load(), s.group.grouped.Load()
+	return s.group.Stats()
 }
 
 // AppendBatch writes evs, all of one envelope and in order, as one atomic

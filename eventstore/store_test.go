@@ -3,7 +3,6 @@ package eventstore
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/internal/natstest"
+	"github.com/hongbao/hongbao/internal/streamlog"
 )
 
 const id = "01JQ0000000000000000000000"
@@ -43,21 +43,22 @@ func open(t *testing.T) (*Store, *natstest.Server) {
 // first lose of them for which lost (called with the ack; nil: always)
 // returns the error to report instead. It returns the count of publishes.
 func loseAcks(s *Store, lose int32, lost func(*nats.Msg, *jetstream.PubAck) error) *atomic.Int32 {
-	real := s.log.publish
 	var calls, dropped atomic.Int32
-	s.log.publish = func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
-		calls.Add(1)
-		ack, err := real(ctx, m, opts...)
-		// Counted before lost runs, so that publishes lost makes itself
-		// (another writer) go through.
-		if err == nil && dropped.Add(1) <= lose {
-			if e := lost(m, ack); e != nil {
-				return nil, e // stored, but the ack never arrived
+	s.log.WrapPublish(func(real streamlog.Publish) streamlog.Publish {
+		return func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+			calls.Add(1)
+			ack, err := real(ctx, m, opts...)
+			// Counted before lost runs, so that publishes lost makes itself
+			// (another writer) go through.
+			if err == nil && dropped.Add(1) <= lose {
+				if e := lost(m, ack); e != nil {
+					return nil, e // stored, but the ack never arrived
+				}
+				dropped.Add(-1)
 			}
-			dropped.Add(-1)
+			return ack, err
 		}
-		return ack, err
-	}
+	})
 	return &calls
 }
 
@@ -216,52 +217,5 @@ func TestStreamConfig(t *testing.T) {
 	c := info.Config
 	if c.Storage != jetstream.FileStorage || !c.DenyDelete || !c.DenyPurge || c.MaxMsgsPerSubject != -1 || c.Subjects[0] != "envelope.>" {
 		t.Fatalf("stream config %+v", c)
-	}
-}
-
-func TestIsWrongLastSequence(t *testing.T) {
-	for code, want := range map[jetstream.ErrorCode]bool{10071: true, 10164: true, 10037: false} {
-		err := &jetstream.APIError{ErrorCode: code}
-		if got := IsWrongLastSequence(errors.Join(errors.New("ctx"), err)); got != want {
-			t.Errorf("code %d: %v", code, got)
-		}
-	}
-}
-
-// TestRetryable: what leaves an append's outcome unknown, or the message
-// unsent, is retried; what JetStream refused is not.
-func TestRetryable(t *testing.T) {
-	for _, c := range []struct {
-		err  error
-		want bool
-	}{
-		{context.DeadlineExceeded, true},
-		{jetstream.ErrAsyncPublishTimeout, true}, // the async publisher's own timeout
-		{jetstream.ErrTooManyStalledMsgs, true},  // not sent
-		{jetstream.ErrNoStreamResponse, true},
-		{fmt.Errorf("wrapped: %w", nats.ErrTimeout), true},
-		{&jetstream.APIError{ErrorCode: jetstream.JSErrCodeStreamWrongLastSequence}, false},
-		{context.Canceled, false},
-		{errors.New("something else"), false},
-	} {
-		if got := retryable(c.err); got != c.want {
-			t.Errorf("retryable(%v) = %v, want %v", c.err, got, c.want)
-		}
-	}
-}
-
-// TestAppendUnanswered: an append that no stream takes is retried until its
-// context ends, then fails as unavailable; appends after it go through.
-func TestAppendUnanswered(t *testing.T) {
-	s, srv := open(t)
-	log := NewLog(srv.JetStream(t), s.stream, 50*time.Millisecond, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
-	defer cancel()
-	_, err := log.Append(ctx, "nostream.x", 0, []byte("{}"))
-	if !errors.Is(err, ErrUnavailable) {
-		t.Fatalf("append with no stream: %v, want ErrUnavailable", err)
-	}
-	if _, err := log.Append(context.Background(), s.Subject(id), 0, []byte("{}")); err != nil {
-		t.Fatalf("an append after the timed-out one: %v", err)
 	}
 }

@@ -8,7 +8,7 @@
 // So each escrow has a subject, ledger.escrow.<envelope>, holding every
 // transfer that touches it, and that subject is the escrow's serializer:
 // a transfer is appended with the escrow's expected last sequence
-// (eventstore.Log), after folding the subject (at most count + 2 messages).
+// (streamlog.Log), after folding the subject (at most count + 2 messages).
 //
 // Invariants this package keeps:
 //

@@ -14,7 +14,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/internal/streamlog"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Sentinel errors; match with errors.Is.
@@ -22,7 +23,7 @@ var (
 	ErrInvalid      = errors.New("ledger: invalid transfer")
 	ErrInsufficient = errors.New("ledger: escrow would go below zero")
 	ErrMismatch     = errors.New("ledger: transfer id already used with different fields")
-	ErrUnavailable  = eventstore.ErrUnavailable
+	ErrUnavailable  = streamlog.ErrUnavailable
 	ErrCorrupt      = errors.New("ledger: corrupt escrow history")
 )
 
@@ -114,7 +115,9 @@ type Result struct {
 
 // Config of the ledger.
 type Config struct {
-	Stream     string        // default "LEDGER"
+	// Topology names the stream and the escrows' subjects; the zero value
+	// is today's (LEDGER, ledger.escrow.<envelope>).
+	Topology   topology.Topology
 	Replicas   int           // default 1
 	Duplicates time.Duration // JetStream duplicate window; default 2 min (idempotency does not depend on it)
 	// AllowDeletes lets operators (and fault-injection tests) delete
@@ -128,7 +131,7 @@ type Config struct {
 type Ledger struct {
 	cfg    Config
 	stream jetstream.Stream
-	log    *eventstore.Log
+	log    *streamlog.Log
 
 	mu    sync.Mutex
 	cache map[string]*list.Element // envelope id → *escrow
@@ -146,13 +149,10 @@ type escrow struct {
 }
 
 // Subject is the subject of an envelope's escrow.
-func Subject(envelopeID string) string { return "ledger.escrow." + envelopeID }
+func (l *Ledger) Subject(envelopeID string) string { return l.cfg.Topology.EscrowSubject(envelopeID) }
 
 // StreamConfig is the LEDGER stream as Open creates it.
 func StreamConfig(c Config) jetstream.StreamConfig {
-	if c.Stream == "" {
-		c.Stream = "LEDGER"
-	}
 	if c.Replicas == 0 {
 		c.Replicas = 1
 	}
@@ -160,9 +160,9 @@ func StreamConfig(c Config) jetstream.StreamConfig {
 		c.Duplicates = 2 * time.Minute
 	}
 	return jetstream.StreamConfig{
-		Name:              c.Stream,
+		Name:              c.Topology.LedgerStream(0), // one partition (topology.Partitions)
 		Description:       "hongbao double-entry ledger, one subject per envelope escrow",
-		Subjects:          []string{"ledger.>"},
+		Subjects:          []string{c.Topology.LedgerFilter()},
 		Storage:           jetstream.FileStorage,
 		MaxMsgsPerSubject: -1,
 		MaxMsgSize:        16 << 10,
@@ -181,13 +181,13 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Ledger, err
 	if cfg.CacheSize == 0 {
 		cfg.CacheSize = 10_000
 	}
+	cfg.Topology = cfg.Topology.WithDefaults()
 	sc := StreamConfig(cfg)
-	cfg.Stream = sc.Name
-	st, err := eventstore.EnsureStream(ctx, js, sc)
+	st, err := streamlog.EnsureStream(ctx, js, sc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, sc.Name, err)
 	}
-	return &Ledger{cfg: cfg, stream: st, log: eventstore.NewLog(js, st, 0, cfg.Logger),
+	return &Ledger{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, 0, cfg.Logger),
 		cache: map[string]*list.Element{}, lru: list.New()}, nil
 }
 
@@ -213,7 +213,7 @@ func (l *Ledger) escrow(id string) *escrow {
 
 // load folds the escrow's subject. Called with e.mu held.
 func (l *Ledger) load(ctx context.Context, e *escrow) error {
-	msgs, err := l.log.Load(ctx, Subject(e.id))
+	msgs, err := l.log.Load(ctx, l.Subject(e.id))
 	if err != nil {
 		return err
 	}
@@ -256,9 +256,6 @@ func DecodeEntry(b []byte) (Entry, error) {
 	return ent, nil
 }
 
-// maxAttempts bounds reload-and-retry on conflicts with other writers.
-const maxAttempts = 16
-
 // Transfer records t once. See the package invariants for its contract.
 func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 	if err := t.Validate(); err != nil {
@@ -288,14 +285,14 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 		if err != nil {
 			return Result{}, err
 		}
-		seq, err := l.log.Append(ctx, Subject(t.EnvelopeID), e.lastSeq, data)
+		seq, err := l.log.Append(ctx, l.Subject(t.EnvelopeID), e.lastSeq, data)
 		switch {
 		case err == nil:
 			e.balance, e.lastSeq = balance, seq
 			e.byID[t.ID] = Result{Seq: seq, Duplicate: true, EscrowBalance: balance}
 			e.entries[t.ID] = t
 			return Result{Seq: seq, EscrowBalance: balance}, nil
-		case errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts:
+		case errors.Is(err, streamlog.ErrConflict) && attempt < streamlog.MaxAttempts:
 			e.loaded = false // another writer: reload and decide again
 		default:
 			e.loaded = false // the outcome may be unknown: reload next time
@@ -306,7 +303,7 @@ func (l *Ledger) Transfer(ctx context.Context, t Transfer) (Result, error) {
 
 // Escrow returns an envelope's escrow balance and its transfers as stored.
 func (l *Ledger) Escrow(ctx context.Context, envelopeID string) (balance int64, entries []Entry, seqs []uint64, err error) {
-	msgs, err := l.log.Load(ctx, Subject(envelopeID))
+	msgs, err := l.log.Load(ctx, l.Subject(envelopeID))
 	if err != nil {
 		return 0, nil, nil, err
 	}

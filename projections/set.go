@@ -22,6 +22,7 @@ import (
 	"github.com/hongbao/hongbao/projections/projector"
 	"github.com/hongbao/hongbao/projections/users"
 	"github.com/hongbao/hongbao/projections/wallets"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Sentinel errors; match with errors.Is.
@@ -48,9 +49,9 @@ func (s *Set) spec(name string) (spec, error) {
 		} else if name == "outbox" {
 			p = outbox.Projection{}
 		}
-		return spec{projector.Events(p), s.cfg.Stream, "envelope.>"}, nil
+		return spec{projector.Events(p), s.cfg.Topology.EnvelopeStream(0), s.cfg.Topology.EnvelopeFilter()}, nil
 	case "wallets":
-		return spec{wallets.Projection{}, s.cfg.LedgerStream, "ledger.>"}, nil
+		return spec{wallets.Projection{}, s.cfg.Topology.LedgerStream(0), s.cfg.Topology.LedgerFilter()}, nil
 	}
 	return spec{}, fmt.Errorf("%w: %q (want one of %s)", ErrUnknown, name, strings.Join(Names, ", "))
 }
@@ -68,13 +69,14 @@ func (s *Set) newProjector(name string, db *pebble.DB, bulk bool) (*projector.Pr
 
 // Config of a set of projections.
 type Config struct {
-	Dir          string        // base directory, e.g. ./data/projections
-	FS           vfs.FS        // nil: the OS file system
-	Stream       string        // default "ENVELOPES"
-	LedgerStream string        // default "LEDGER"
-	BatchSize    int           // events per Pebble batch; default 1000
-	WaitTimeout  time.Duration // how long a query waits for after_seq; default 2 s
-	Logger       *slog.Logger
+	Dir string // base directory, e.g. ./data/projections
+	FS  vfs.FS // nil: the OS file system
+	// Topology names the streams the projections consume (one partition
+	// today); the zero value is today's.
+	Topology    topology.Topology
+	BatchSize   int           // events per Pebble batch; default 1000
+	WaitTimeout time.Duration // how long a query waits for after_seq; default 2 s
+	Logger      *slog.Logger
 }
 
 // Set is the running projections of one service instance.
@@ -104,12 +106,7 @@ func Open(js jetstream.JetStream, cfg Config) (*Set, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.Stream == "" {
-		cfg.Stream = "ENVELOPES"
-	}
-	if cfg.LedgerStream == "" {
-		cfg.LedgerStream = "LEDGER"
-	}
+	cfg.Topology = cfg.Topology.WithDefaults()
 	if cfg.WaitTimeout == 0 {
 		cfg.WaitTimeout = 2 * time.Second
 	}

@@ -9,8 +9,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
-	"github.com/hongbao/hongbao/eventstore"
-	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/internal/streamlog"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // ErrNotFound: the envelope has neither events nor ledger entries.
@@ -101,20 +101,21 @@ var statements = []struct{ Invariant, Statement string }{
 	{"I5", "double entry; the escrow never below zero and at zero once ended"},
 }
 
-// Audit explains one envelope from the default streams (ENVELOPES, LEDGER):
-// its events (eventstore.Log.Load of envelope.<id>) and the entries of its
-// escrow (ledger.escrow.<id>), judged by the same checks as Run. It reads
-// with direct gets and needs no consumer. ErrNotFound when the envelope has
-// neither events nor entries.
-func Audit(ctx context.Context, js jetstream.JetStream, envelopeID string) (AuditReport, error) {
+// Audit explains one envelope from the streams of top (the zero value:
+// ENVELOPES, LEDGER): its events (the envelope's subject, envelope.<id>)
+// and the entries of its escrow (ledger.escrow.<id>), judged by the same
+// checks as Run. It reads with direct gets and needs no consumer.
+// ErrNotFound when the envelope has neither events nor entries.
+func Audit(ctx context.Context, js jetstream.JetStream, top topology.Topology, envelopeID string) (AuditReport, error) {
 	rep := AuditReport{EnvelopeID: envelopeID, History: []AuditRow{}, Other: []AuditEntry{}, Discrepancies: []Discrepancy{}}
-	evSubject := "envelope." + envelopeID
-	evs, err := loadSubject(ctx, js, "ENVELOPES", evSubject)
+	p := top.Partition(envelopeID)
+	evSubject := top.EnvelopeSubject(envelopeID)
+	evs, err := loadSubject(ctx, js, top.EnvelopeStream(p), evSubject)
 	if err != nil {
 		return rep, err
 	}
-	ledSubject := ledger.Subject(envelopeID)
-	msgs, err := loadSubject(ctx, js, "LEDGER", ledSubject)
+	ledSubject := top.EscrowSubject(envelopeID)
+	msgs, err := loadSubject(ctx, js, top.LedgerStream(p), ledSubject)
 	if err != nil {
 		return rep, err
 	}
@@ -161,7 +162,7 @@ func Audit(ctx context.Context, js jetstream.JetStream, envelopeID string) (Audi
 
 	ents := make([]ledgerEntry, len(msgs))
 	for i, m := range msgs {
-		ents[i] = decodeEntry(&rawMsg{subject: ledSubject, seq: m.Seq, time: m.Time, data: m.Data})
+		ents[i] = decodeEntry(&rawMsg{subject: ledSubject, seq: m.Seq, time: m.Time, data: m.Data}, top.EscrowSubject(""))
 	}
 	var money Money
 	c := checkEnvelope(s, ents, &money)
@@ -224,7 +225,7 @@ func contains(list []string, s string) bool {
 
 // loadSubject reads a subject of a stream with direct gets; a stream that
 // does not exist holds nothing.
-func loadSubject(ctx context.Context, js jetstream.JetStream, stream, subject string) ([]eventstore.Msg, error) {
+func loadSubject(ctx context.Context, js jetstream.JetStream, stream, subject string) ([]streamlog.Msg, error) {
 	st, err := js.Stream(ctx, stream)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		return nil, nil
@@ -232,5 +233,5 @@ func loadSubject(ctx context.Context, js jetstream.JetStream, stream, subject st
 	if err != nil {
 		return nil, fmt.Errorf("reconcile: stream %s: %w", stream, err)
 	}
-	return eventstore.NewLog(js, st, 0, nil).Load(ctx, subject)
+	return streamlog.NewLog(js, st, 0, nil).Load(ctx, subject)
 }

@@ -6,26 +6,33 @@ import (
 	"strings"
 
 	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/topology"
 )
-
-// escrowSubjectPrefix is what ledger.Subject puts before the envelope id.
-var escrowSubjectPrefix = ledger.Subject("")
 
 // ledgerEntry is one LEDGER message, decoded.
 type ledgerEntry struct {
 	key     string // the envelope of its escrow subject; "" when the subject is not one
 	subject string // set only when key is ""
+	escrows string // what precedes the envelope id on escrow subjects; set only when key is ""
 	seq     uint64
 	ent     ledger.Entry
 	err     error // it does not decode
 }
 
-func decodeEntry(m *rawMsg) ledgerEntry {
+// entryDecoder decodes the entries of a ledger of top.
+func entryDecoder(top topology.Topology) func(m *rawMsg) ledgerEntry {
+	escrows := top.EscrowSubject("")
+	return func(m *rawMsg) ledgerEntry { return decodeEntry(m, escrows) }
+}
+
+// decodeEntry decodes m, a ledger message; escrows is what precedes the
+// envelope id on escrow subjects.
+func decodeEntry(m *rawMsg, escrows string) ledgerEntry {
 	e := ledgerEntry{seq: m.seq}
-	if id, ok := strings.CutPrefix(m.subject, escrowSubjectPrefix); ok && id != "" && !strings.Contains(id, ".") {
+	if id, ok := strings.CutPrefix(m.subject, escrows); ok && id != "" && !strings.Contains(id, ".") {
 		e.key = id
 	} else {
-		e.subject = m.subject
+		e.subject, e.escrows = m.subject, escrows
 	}
 	// Not ledger.DecodeEntry: it drops the entry when its version is wrong
 	// and stops at the first problem; the reconciler wants to see it all.
@@ -39,7 +46,7 @@ func (e *ledgerEntry) problems() []string {
 	var why []string
 	t := e.ent.Transfer
 	if e.key == "" {
-		why = append(why, fmt.Sprintf("stored on subject %s, not %s<envelope>", e.subject, escrowSubjectPrefix))
+		why = append(why, fmt.Sprintf("stored on subject %s, not %s<envelope>", e.subject, e.escrows))
 	}
 	if e.ent.V != 1 {
 		why = append(why, fmt.Sprintf("entry version %d", e.ent.V))

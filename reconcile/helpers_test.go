@@ -14,11 +14,13 @@ import (
 	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/outbox"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // world is a server with workload histories in ENVELOPES and, unless told
 // otherwise, every transfer they imply booked in LEDGER.
 type world struct {
+	top  topology.Topology
 	srv  *natstest.Server
 	js   jetstream.JetStream
 	led  *ledger.Ledger // with deletes allowed, for fault injection
@@ -34,12 +36,18 @@ type workload struct {
 
 func newWorld(t testing.TB, loads ...workload) *world {
 	t.Helper()
-	w := &world{srv: natstest.Start(t, natstest.WithSyncInterval(2*time.Minute))}
+	return newWorldIn(t, topology.Topology{}, loads...)
+}
+
+// newWorldIn is newWorld on the streams and subjects of top.
+func newWorldIn(t testing.TB, top topology.Topology, loads ...workload) *world {
+	t.Helper()
+	w := &world{top: top, srv: natstest.Start(t, natstest.WithSyncInterval(2*time.Minute))}
 	w.js = w.srv.JetStream(t)
 	for _, l := range loads {
-		testenv.PublishWorkload(t, w.js, l.envelopes, l.opensPer, l.seed)
+		testenv.PublishWorkloadIn(t, w.js, top, l.envelopes, l.opensPer, l.seed)
 	}
-	led, err := ledger.Open(context.Background(), w.js, ledger.Config{AllowDeletes: true})
+	led, err := ledger.Open(context.Background(), w.js, ledger.Config{Topology: top, AllowDeletes: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +61,7 @@ func (w *world) readEvents(t testing.TB) {
 	t.Helper()
 	ctx := context.Background()
 	w.ids, w.recs = nil, map[string][]events.Record{}
-	cons, err := w.js.OrderedConsumer(ctx, "ENVELOPES", jetstream.OrderedConsumerConfig{})
+	cons, err := w.js.OrderedConsumer(ctx, w.top.EnvelopeStream(0), jetstream.OrderedConsumerConfig{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +233,7 @@ func (w *world) publishEntry(t testing.TB, tr ledger.Transfer) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack, err := w.js.Publish(context.Background(), ledger.Subject(tr.EnvelopeID), data)
+	ack, err := w.js.Publish(context.Background(), w.top.EscrowSubject(tr.EnvelopeID), data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -242,7 +250,7 @@ func (w *world) publishEvent(t testing.TB, id string, p events.Payload) uint64 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ack, err := w.js.Publish(context.Background(), "envelope."+id, data)
+	ack, err := w.js.Publish(context.Background(), w.top.EnvelopeSubject(id), data)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // The discrepancy kinds.
@@ -83,21 +84,16 @@ type Options struct {
 	// not yet missing. Zero judges everything (the right setting when the
 	// service is stopped).
 	Grace time.Duration
-	// EnvelopeStream and LedgerStream name the streams; defaults
-	// "ENVELOPES" and "LEDGER".
-	EnvelopeStream, LedgerStream string
+	// Topology names the streams and subjects; the zero value is today's
+	// (ENVELOPES, LEDGER).
+	Topology topology.Topology
 	// Progress, when set, is called about once a second while the streams
 	// are read, and once at the end, from one goroutine at a time.
 	Progress func(Progress)
 }
 
 func (o *Options) defaults() {
-	if o.EnvelopeStream == "" {
-		o.EnvelopeStream = "ENVELOPES"
-	}
-	if o.LedgerStream == "" {
-		o.LedgerStream = "LEDGER"
-	}
+	o.Topology = o.Topology.WithDefaults()
 }
 
 // Progress of a run: messages read so far and the streams' message counts
@@ -218,11 +214,13 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 	// The snapshot: LEDGER first, then ENVELOPES, so that every entry read
 	// follows an event read (the outbox books transfers after their
 	// events are stored).
-	ledSnap, err := snapshot(ctx, js, opts.LedgerStream)
+	// One partition (topology.Partitions): one stream of each.
+	envStream, ledStream := opts.Topology.EnvelopeStream(0), opts.Topology.LedgerStream(0)
+	ledSnap, err := snapshot(ctx, js, ledStream)
 	if err != nil {
 		return rep, err
 	}
-	envSnap, err := snapshot(ctx, js, opts.EnvelopeStream)
+	envSnap, err := snapshot(ctx, js, envStream)
 	if err != nil {
 		return rep, err
 	}
@@ -242,7 +240,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 		accounts = map[string]int64{}
 	)
 	wg.Go(func() {
-		ledErr = scan(ctx, js, opts.LedgerStream, ledSnap, decodeEntry, func(batch []ledgerEntry) {
+		ledErr = scan(ctx, js, ledStream, ledSnap, entryDecoder(opts.Topology), func(batch []ledgerEntry) {
 			for _, e := range batch {
 				entries[e.key] = append(entries[e.key], e)
 				if e.err == nil {
@@ -256,7 +254,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 			cancel()
 		}
 	})
-	envErr := scan(ctx, js, opts.EnvelopeStream, envSnap, decodeEvent, func(batch []eventItem) {
+	envErr := scan(ctx, js, envStream, envSnap, decodeEvent, func(batch []eventItem) {
 		for i := range batch {
 			it := &batch[i]
 			s := envs[it.envelope]

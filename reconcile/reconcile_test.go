@@ -2,6 +2,7 @@ package reconcile_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -15,6 +16,7 @@ import (
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/reconcile"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Two workloads: 20 envelopes with 6 opens (16 live, 4 expired) and 10
@@ -370,7 +372,7 @@ func TestAudit(t *testing.T) {
 
 	for _, status := range []string{"live", "expired", "finished"} {
 		id := w.pick(t, status, used)
-		a, err := reconcile.Audit(ctx, w.js, id)
+		a, err := reconcile.Audit(ctx, w.js, topology.Topology{}, id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -414,7 +416,7 @@ func TestAudit(t *testing.T) {
 	}
 	seq := w.publishEvent(t, id, events.Opened{User: "forger", Amount: share + 1, Index: len(opens) + 1,
 		RemainingAmount: prev.RemainingAmount - share - 1, RemainingCount: prev.RemainingCount - 1})
-	a, err := reconcile.Audit(ctx, w.js, id)
+	a, err := reconcile.Audit(ctx, w.js, topology.Topology{}, id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -432,7 +434,7 @@ func TestAudit(t *testing.T) {
 		}
 	}
 
-	if _, err := reconcile.Audit(ctx, w.js, "01ARZ3NDEKTSV4RRFFQ69G5FAV"); err == nil {
+	if _, err := reconcile.Audit(ctx, w.js, topology.Topology{}, "01ARZ3NDEKTSV4RRFFQ69G5FAV"); err == nil {
 		t.Fatal("audit of an unknown envelope succeeded")
 	}
 }
@@ -585,5 +587,45 @@ func TestMoreFaults(t *testing.T) {
 	}
 	if issued, err := reconcile.Repair(ctx, led, rep); issued != 0 || err != nil {
 		t.Fatalf("Repair issued %d, %v", issued, err)
+	}
+}
+
+// TestOtherTopology runs a deployment on streams and subjects of its own:
+// Run and Audit find its money where its Topology says, and nothing where
+// the default one does.
+func TestOtherTopology(t *testing.T) {
+	top := topology.Topology{EnvelopeStreamName: "T_ENV", LedgerStreamName: "T_LED", EnvelopePrefix: "t.env", LedgerPrefix: "t.led"}
+	w := newWorldIn(t, top, workload{envelopes: 10, opensPer: 4, seed: 7})
+	w.bookAll(t)
+	rep := run(t, w, reconcile.Options{Topology: top})
+	if !rep.OK() || rep.Envelopes != 10 || rep.Transfers == 0 || rep.Transfers != rep.Expected {
+		t.Fatalf("reconcile of another topology: %d envelopes, %d of %d transfers\n%s", rep.Envelopes, rep.Transfers, rep.Expected, dump(rep))
+	}
+	if def := run(t, w, reconcile.Options{}); def.Envelopes != 0 || def.Transfers != 0 {
+		t.Fatalf("the default topology sees %d envelopes, %d transfers", def.Envelopes, def.Transfers)
+	}
+
+	id := w.ids[0]
+	a, err := reconcile.Audit(context.Background(), w.js, top, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a.OK || len(a.History) != len(w.recs[id]) || len(a.Other) != 0 {
+		t.Fatalf("audit: ok %v, %d rows, other %v, %v", a.OK, len(a.History), a.Other, a.Discrepancies)
+	}
+	if _, err := reconcile.Audit(context.Background(), w.js, topology.Topology{}, id); !errors.Is(err, reconcile.ErrNotFound) {
+		t.Fatalf("audit in the default topology: %v, want ErrNotFound", err)
+	}
+
+	// An entry off the escrow subjects is named against this ledger's.
+	led := w.top.LedgerFilter()
+	if _, err := w.js.Publish(context.Background(), led[:len(led)-1]+"stray", []byte(`{}`)); err != nil {
+		t.Fatal(err)
+	}
+	rep = run(t, w, reconcile.Options{Topology: top})
+	if !slices.ContainsFunc(rep.Discrepancies, func(d reconcile.Discrepancy) bool {
+		return strings.Contains(d.Detail, "stored on subject t.led.stray, not t.led.escrow.<envelope>")
+	}) {
+		t.Fatalf("stray entry: %v", rep.Discrepancies)
 	}
 }

@@ -364,10 +364,6 @@ func (s *Service) load(ctx context.Context, e *entry) (*envelope.Envelope, error
 	return st, nil
 }
 
-// maxAttempts bounds the reload-and-decide loop of one command on
-// conflicts with other instances.
-const maxAttempts = 16
-
 // decideAndAppend runs decide against e's state and appends the event it
 // returns, retrying on conflicts after a reload. It returns the state the
 // event was applied to (or the current state when there was nothing to
@@ -405,7 +401,7 @@ func (s *Service) decideAndAppend(ctx context.Context, e *entry, decide func(*en
 				return nil, 0, err
 			}
 			return st, seq, nil
-		case errors.Is(err, eventstore.ErrConflict) && attempt < maxAttempts:
+		case errors.Is(err, eventstore.ErrConflict) && attempt < eventstore.MaxAttempts:
 			e.setState(nil) // another instance wrote: reload and decide again
 		default:
 			e.setState(nil) // the outcome may be unknown: the next command reloads

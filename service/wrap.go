@@ -30,8 +30,9 @@ type wrapRecord struct {
 }
 
 func openWraps(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstream.KeyValue, error) {
+	bucket := cfg.Store.Topology.WrapsBucket()
 	kv, err := js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:      "HONGBAO_WRAPS",
+		Bucket:      bucket,
 		Description: "hongbao: wrap idempotency, sender + request_id -> envelope",
 		History:     1,
 		TTL:         cfg.WrapTTL,
@@ -39,7 +40,7 @@ func openWraps(ctx context.Context, js jetstream.JetStream, cfg Config) (jetstre
 		Replicas:    cfg.Store.Replicas,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: bucket HONGBAO_WRAPS: %w", eventstore.ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: bucket %s: %w", eventstore.ErrUnavailable, bucket, err)
 	}
 	return kv, nil
 }

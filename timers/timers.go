@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/topology"
 )
 
 // ErrUnavailable: the timer could not be stored or removed durably.
@@ -17,7 +19,7 @@ var ErrUnavailable = errors.New("timers: unavailable")
 
 // Config of the timers.
 type Config struct {
-	Bucket    string        // default "HONGBAO_TIMERS"
+	Bucket    string        // default topology.Topology.TimersBucket
 	Replicas  int           // default 1
 	MarkerTTL time.Duration // how long purge markers stay; default 1 h
 	Now       func() time.Time
@@ -75,7 +77,7 @@ type item struct {
 // Open creates or binds the bucket. fire is called when a timer is due.
 func Open(ctx context.Context, js jetstream.JetStream, cfg Config, fire Fire) (*Timers, error) {
 	if cfg.Bucket == "" {
-		cfg.Bucket = "HONGBAO_TIMERS"
+		cfg.Bucket = topology.Default().TimersBucket()
 	}
 	if cfg.Replicas == 0 {
 		cfg.Replicas = 1

@@ -12,6 +12,7 @@ import (
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/reconcile"
+	"github.com/hongbao/hongbao/topology"
 )
 
 const auditSynopsis = `Explains one envelope: hongbao audit <envelope_id> [flags].
@@ -41,7 +42,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	defer sc.close()
-	a, err := reconcile.Audit(ctx, sc.js, id)
+	a, err := reconcile.Audit(ctx, sc.js, topology.Default(), id)
 	if err != nil {
 		return err
 	}

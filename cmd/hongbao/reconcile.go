@@ -218,7 +218,7 @@ func reconcileVerdict(rep reconcile.Report) error {
 // replicas, duplicate window and delete policy.
 func openLedgerAsIs(ctx context.Context, js jetstream.JetStream) (*ledger.Ledger, error) {
 	var cfg ledger.Config
-	st, err := js.Stream(ctx, "LEDGER")
+	st, err := js.Stream(ctx, cfg.Topology.LedgerStream(0))
 	switch {
 	case err == nil:
 		c := st.CachedInfo().Config

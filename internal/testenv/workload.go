@@ -15,6 +15,7 @@ import (
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Shape of the workload PublishWorkload writes.
@@ -70,12 +71,19 @@ func WorkloadUser(i int) string { return fmt.Sprintf("user%02d", i) }
 // meanwhile. Any failure fails the test.
 func PublishWorkload(t testing.TB, js jetstream.JetStream, envelopes, opensPer int, seed uint64) (lastSeq uint64) {
 	t.Helper()
+	return PublishWorkloadIn(t, js, topology.Topology{}, envelopes, opensPer, seed)
+}
+
+// PublishWorkloadIn is PublishWorkload on the envelope stream and subjects
+// of top.
+func PublishWorkloadIn(t testing.TB, js jetstream.JetStream, top topology.Topology, envelopes, opensPer int, seed uint64) (lastSeq uint64) {
+	t.Helper()
 	ctx := t.Context()
 	evs, err := workload(envelopes, opensPer, seed)
 	if err != nil {
 		t.Fatalf("testenv: workload: %v", err)
 	}
-	store, err := eventstore.Open(ctx, js, eventstore.Config{})
+	store, err := eventstore.Open(ctx, js, eventstore.Config{Topology: top})
 	if err != nil {
 		t.Fatalf("testenv: %v", err)
 	}

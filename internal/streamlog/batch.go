@@ -1,4 +1,4 @@
-package eventstore
+package streamlog
 
 import (
 	"context"
@@ -15,7 +15,7 @@ import (
 // ErrBatchUnsupported: the stream does not allow atomic batches
 // (allow_atomic is off, as on a stream created before it was set); nothing
 // was written. Append the messages one by one instead.
-var ErrBatchUnsupported = errors.New("eventstore: atomic batches not allowed on this stream")
+var ErrBatchUnsupported = errors.New("streamlog: atomic batches not allowed on this stream")
 
 // MaxBatch is the most messages AppendBatch takes at once (JetStream's own
 // limit is 1,000 per atomic batch).
@@ -48,9 +48,9 @@ const (
 func (l *Log) AppendBatch(ctx context.Context, subject string, expected uint64, datas [][]byte) (uint64, error) {
 	switch {
 	case len(datas) == 0:
-		return 0, fmt.Errorf("eventstore: empty batch for %s", subject)
+		return 0, fmt.Errorf("streamlog: empty batch for %s", subject)
 	case len(datas) > MaxBatch:
-		return 0, fmt.Errorf("eventstore: batch of %d for %s, at most %d", len(datas), subject, MaxBatch)
+		return 0, fmt.Errorf("streamlog: batch of %d for %s, at most %d", len(datas), subject, MaxBatch)
 	case len(datas) == 1:
 		return l.Append(ctx, subject, expected, datas[0])
 	}
@@ -121,11 +121,11 @@ func (l *Log) sendBatch(ctx context.Context, msgs []*nats.Msg) (*jetstream.PubAc
 		case !retryable(err) && !hasCode(err, errCodeBatchIncomplete):
 			return nil, batchFailed, fmt.Errorf("%w: append batch of %d (%s…): %w", ErrUnavailable, len(msgs), subject, err)
 		}
-		l.logger.Warn("eventstore: batch attempt failed, retrying", "size", len(msgs), "subject", subject, "attempt", attempt, "err", err)
+		l.logger.Warn("streamlog: batch attempt failed, retrying", "size", len(msgs), "subject", subject, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
 			return nil, batchFailed, fmt.Errorf("%w: append batch of %d (%s…): outcome unknown after %d attempts: %w", ErrUnavailable, len(msgs), subject, attempt, err)
-		case <-time.After(backoff):
+		case <-time.After(jitter(backoff)):
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}

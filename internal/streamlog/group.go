@@ -1,4 +1,4 @@
-package eventstore
+package streamlog
 
 import (
 	"context"
@@ -14,7 +14,7 @@ import (
 	"github.com/nats-io/nuid"
 )
 
-// groupCommitter appends the appends of many subjects that wait at the
+// Group appends the appends of many subjects that wait at the
 // same time as one JetStream atomic batch: with sync_interval: always,
 // nats-server syncs a non-replicated batch once, so the disk's fsync rate
 // bounds batches, not messages. Every message keeps its own expected
@@ -25,7 +25,7 @@ import (
 // After a lost acknowledgement the batch is sent again under a new batch id
 // with the same Msg-Ids, and each member is resolved by its Msg-Id as
 // Log.Append resolves one.
-type groupCommitter struct {
+type Group struct {
 	log      *Log
 	reqs     chan *groupReq
 	slots    chan struct{} // batches in flight
@@ -49,15 +49,17 @@ type groupReq struct {
 // that arrive meanwhile form the next batch.
 const groupInFlight = 2
 
-func newGroupCommitter(log *Log, timeout time.Duration) *groupCommitter {
-	g := &groupCommitter{log: log, reqs: make(chan *groupReq, MaxBatch), slots: make(chan struct{}, groupInFlight),
+// NewGroup makes a group committer appending through log; timeout bounds
+// one batch's commit, retries included. It lives as long as the process.
+func NewGroup(log *Log, timeout time.Duration) *Group {
+	g := &Group{log: log, reqs: make(chan *groupReq, MaxBatch), slots: make(chan struct{}, groupInFlight),
 		timeout: timeout, disabled: make(chan struct{})}
 	go g.loop() // lives as long as the store: appends may come at any time
 	return g
 }
 
-// append is Log.Append through the group.
-func (g *groupCommitter) append(ctx context.Context, subject string, expected uint64, data []byte) (uint64, error) {
+// Append is Log.Append through the group, with its error contract.
+func (g *Group) Append(ctx context.Context, subject string, expected uint64, data []byte) (uint64, error) {
 	select {
 	case <-g.disabled:
 		return g.log.Append(ctx, subject, expected, data)
@@ -80,7 +82,7 @@ func (g *groupCommitter) append(ctx context.Context, subject string, expected ui
 // loop forms batches: it takes one append, waits for a free slot, then
 // takes every append waiting (one per subject; a second of the same
 // subject waits for the next batch) and commits them in the background.
-func (g *groupCommitter) loop() {
+func (g *Group) loop() {
 	var carry []*groupReq
 	for {
 		var first *groupReq
@@ -123,7 +125,7 @@ func (g *groupCommitter) loop() {
 }
 
 // single appends one member alone.
-func (g *groupCommitter) single(r *groupReq) {
+func (g *Group) single(r *groupReq) {
 	ctx, cancel := context.WithTimeout(context.Background(), g.timeout)
 	defer cancel()
 	r.seq, r.err = g.log.Append(ctx, r.subject, r.expected, r.data)
@@ -132,7 +134,7 @@ func (g *groupCommitter) single(r *groupReq) {
 
 // singles appends the members one by one, concurrently (their subjects
 // differ).
-func (g *groupCommitter) singles(rs []*groupReq) {
+func (g *Group) singles(rs []*groupReq) {
 	var wg sync.WaitGroup
 	for _, r := range rs {
 		wg.Go(func() { g.single(r) })
@@ -141,7 +143,7 @@ func (g *groupCommitter) singles(rs []*groupReq) {
 }
 
 // commit appends a batch and answers its members.
-func (g *groupCommitter) commit(batch []*groupReq) {
+func (g *Group) commit(batch []*groupReq) {
 	if len(batch) == 1 {
 		g.single(batch[0])
 		return
@@ -166,7 +168,7 @@ func (g *groupCommitter) commit(batch []*groupReq) {
 		}
 	case batchUnsupported:
 		g.once.Do(func() {
-			g.log.logger.Warn("eventstore: the stream does not allow atomic batches; appending one by one", "err", err)
+			g.log.logger.Warn("streamlog: the stream does not allow atomic batches; appending one by one", "err", err)
 			close(g.disabled)
 		})
 		g.singles(batch)
@@ -182,7 +184,7 @@ func (g *groupCommitter) commit(batch []*groupReq) {
 // resolve answers each member of a batch that may have landed by its
 // Msg-Id: found after its expected sequence, it is written; otherwise the
 // batch did not land and the member is appended on its own.
-func (g *groupCommitter) resolve(ctx context.Context, batch []*groupReq, msgs []*nats.Msg) {
+func (g *Group) resolve(ctx context.Context, batch []*groupReq, msgs []*nats.Msg) {
 	var rest []*groupReq
 	for i, r := range batch {
 		seq, err := g.log.resolve(ctx, r.subject, r.expected, msgs[i].Header.Get(jetstream.MsgIDHeader))
@@ -200,9 +202,24 @@ func (g *groupCommitter) resolve(ctx context.Context, batch []*groupReq, msgs []
 	g.singles(rest)
 }
 
-func (g *groupCommitter) fail(batch []*groupReq, err error) {
+func (g *Group) fail(batch []*groupReq, err error) {
 	for _, r := range batch {
 		r.err = err
 		close(r.done)
+	}
+}
+
+// Stats reports how many atomic batches the group wrote and how many
+// appends they held.
+func (g *Group) Stats() (batches, appends int64) { return g.batches.Load(), g.grouped.Load() }
+
+// Disabled reports whether the group gave up batching because the stream
+// refuses atomic batches (it then appends one by one).
+func (g *Group) Disabled() bool {
+	select {
+	case <-g.disabled:
+		return true
+	default:
+		return false
 	}
 }

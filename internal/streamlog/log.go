@@ -1,10 +1,11 @@
-package eventstore
+package streamlog
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -13,15 +14,15 @@ import (
 )
 
 // Log is a stream of per-key subjects with conditional, at-most-once
-// appends: the part of the store that knows nothing of envelope events.
-// The ledger keeps its escrow accounts on one too.
+// appends. The envelope store keeps envelopes' events on one, the ledger
+// its escrow accounts.
 type Log struct {
 	stream         jetstream.Stream
 	attemptTimeout time.Duration
 	logger         *slog.Logger
 	conn           *nats.Conn // sends a batch's messages before its commit
 	// publish is js.PublishMsg; tests wrap it to lose acknowledgements.
-	publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+	publish Publish
 	// publishBounded: publish ends each attempt within attemptTimeout by
 	// itself (the asynchronous publisher's ack timeout).
 	publishBounded bool
@@ -44,6 +45,18 @@ func EnsureStream(ctx context.Context, js jetstream.JetStream, cfg jetstream.Str
 		return js.Stream(ctx, cfg.Name) // created meanwhile by another instance
 	}
 	return st, err
+}
+
+// Publish publishes a message and waits for its acknowledgement, as
+// jetstream.JetStream.PublishMsg does.
+type Publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+
+// WrapPublish replaces how the log publishes with wrap of it, for fault
+// injection (tests lose acknowledgements through it). Call it before the
+// log is used. A wrapped publish is given a context that ends with the
+// attempt.
+func (l *Log) WrapPublish(wrap func(Publish) Publish) {
+	l.publish, l.publishBounded = wrap(l.publish), false
 }
 
 // Msg is one stored message of a subject.
@@ -94,7 +107,7 @@ const maxAppendsInFlight = 1 << 16
 
 // awaitAsync publishes through js's asynchronous publisher and waits for
 // the ack, as js.PublishMsg does.
-func awaitAsync(js jetstream.JetStream) func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
+func awaitAsync(js jetstream.JetStream) Publish {
 	return func(ctx context.Context, m *nats.Msg, opts ...jetstream.PublishOpt) (*jetstream.PubAck, error) {
 		f, err := js.PublishMsgAsync(m, opts...)
 		if err != nil {
@@ -151,15 +164,19 @@ func (l *Log) Append(ctx context.Context, subject string, expected uint64, data 
 		case !retryable(err):
 			return 0, fmt.Errorf("%w: append %s: %w", ErrUnavailable, subject, err)
 		}
-		l.logger.Warn("eventstore: append attempt failed, retrying", "subject", subject, "attempt", attempt, "err", err)
+		l.logger.Warn("streamlog: append attempt failed, retrying", "subject", subject, "attempt", attempt, "err", err)
 		select {
 		case <-ctx.Done():
 			return 0, fmt.Errorf("%w: append %s: outcome unknown after %d attempts: %w", ErrUnavailable, subject, attempt, err)
-		case <-time.After(backoff):
+		case <-time.After(jitter(backoff)):
 		}
 		backoff = min(2*backoff, 500*time.Millisecond)
 	}
 }
+
+// jitter spreads a backoff d over [d/2, 3d/2), so that writers that failed
+// together (a leader election, a restart) do not retry in step.
+func jitter(d time.Duration) time.Duration { return d/2 + rand.N(d) }
 
 // resolve finds out whether the message with msgID is the subject's first
 // message after expected.

@@ -1,4 +1,4 @@
-package eventstore
+package streamlog
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/internal/natstest"
@@ -21,26 +20,29 @@ import (
 // server syncs at JetStream's default interval, so this measures the
 // publishing, not the disk.
 //
-//	go test -run XXX -bench Append -benchmem ./eventstore
+//	go test -run XXX -bench Append -benchmem ./internal/streamlog
 func BenchmarkAppend(b *testing.B) {
 	srv := natstest.Start(b, natstest.WithSyncInterval(2*time.Minute)) // JetStream's default
 	js := srv.JetStream(b)
-	st, err := Open(context.Background(), js, Config{})
+	st, err := EnsureStream(context.Background(), js, jetstream.StreamConfig{Name: "BENCH", Subjects: []string{"bench.>"},
+		Storage: jetstream.FileStorage, MaxMsgsPerSubject: -1})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var run atomic.Int64
 	for _, c := range []struct {
 		name    string
-		publish func(context.Context, *nats.Msg, ...jetstream.PublishOpt) (*jetstream.PubAck, error)
+		publish Publish // nil: the log's own
 	}{
-		{"async", st.log.publish},
+		{"async", nil},
 		{"request", js.PublishMsg},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			log := NewLog(js, st.stream, 0, nil)
-			log.publish = c.publish
-			prefix := "envelope.bench" + strconv.FormatInt(run.Add(1), 10) + "."
+			log := NewLog(js, st, 0, nil)
+			if c.publish != nil {
+				log.publish = c.publish
+			}
+			prefix := "bench.run" + strconv.FormatInt(run.Add(1), 10) + "."
 			data := make([]byte, 250)
 			var next atomic.Int64
 			var wg sync.WaitGroup

@@ -1,0 +1,115 @@
+package topology
+
+import "strconv"
+
+// Today's names: what the zero Topology means.
+const (
+	DefaultEnvelopeStream = "ENVELOPES"
+	DefaultLedgerStream   = "LEDGER"
+	DefaultEnvelopePrefix = "envelope"
+	DefaultLedgerPrefix   = "ledger"
+)
+
+// The deployment's key-value buckets.
+const (
+	timersBucket   = "HONGBAO_TIMERS"
+	dispatchBucket = "HONGBAO_DISPATCH"
+	wrapsBucket    = "HONGBAO_WRAPS"
+)
+
+// Topology names a deployment's streams, subjects and buckets. The zero
+// value of each field means its default; the zero Topology is Default().
+type Topology struct {
+	EnvelopeStreamName string // default "ENVELOPES"
+	LedgerStreamName   string // default "LEDGER"
+	// EnvelopePrefix is the first token of envelope subjects: an
+	// envelope's events go to <EnvelopePrefix>.<id>. Default "envelope".
+	EnvelopePrefix string
+	// LedgerPrefix is the first token of ledger subjects: an escrow's
+	// entries go to <LedgerPrefix>.escrow.<id>. Default "ledger".
+	LedgerPrefix string
+}
+
+// Default is today's deployment: one partition, ENVELOPES on envelope.>,
+// LEDGER on ledger.>.
+func Default() Topology {
+	return Topology{
+		EnvelopeStreamName: DefaultEnvelopeStream,
+		LedgerStreamName:   DefaultLedgerStream,
+		EnvelopePrefix:     DefaultEnvelopePrefix,
+		LedgerPrefix:       DefaultLedgerPrefix,
+	}
+}
+
+// WithDefaults returns t with every empty field set to its default.
+func (t Topology) WithDefaults() Topology {
+	d := Default()
+	if t.EnvelopeStreamName == "" {
+		t.EnvelopeStreamName = d.EnvelopeStreamName
+	}
+	if t.LedgerStreamName == "" {
+		t.LedgerStreamName = d.LedgerStreamName
+	}
+	if t.EnvelopePrefix == "" {
+		t.EnvelopePrefix = d.EnvelopePrefix
+	}
+	if t.LedgerPrefix == "" {
+		t.LedgerPrefix = d.LedgerPrefix
+	}
+	return t
+}
+
+// Partitions is how many partitions the money streams are split into:
+// 1 today.
+func (t Topology) Partitions() int { return 1 }
+
+// Partition is the partition of an envelope, in [0, Partitions()): 0
+// today. Partitioning will make it a hash of the id, the same the server's
+// subject mapping uses.
+func (t Topology) Partition(envelopeID string) int { return 0 }
+
+// EnvelopeStream is the name of partition p's stream of envelope events.
+func (t Topology) EnvelopeStream(p int) string {
+	return partitioned(t.WithDefaults().EnvelopeStreamName, p, t.Partitions())
+}
+
+// LedgerStream is the name of partition p's ledger stream.
+func (t Topology) LedgerStream(p int) string {
+	return partitioned(t.WithDefaults().LedgerStreamName, p, t.Partitions())
+}
+
+// partitioned is a stream's name for partition p of n: the name itself
+// while there is one partition, name_<p> beyond.
+func partitioned(name string, p, n int) string {
+	if n <= 1 {
+		return name
+	}
+	return name + "_" + strconv.Itoa(p)
+}
+
+// EnvelopeSubject is the subject of an envelope's events.
+func (t Topology) EnvelopeSubject(envelopeID string) string {
+	return t.WithDefaults().EnvelopePrefix + "." + envelopeID
+}
+
+// EnvelopeFilter selects the subjects of every envelope's events.
+func (t Topology) EnvelopeFilter() string { return t.WithDefaults().EnvelopePrefix + ".>" }
+
+// EscrowSubject is the subject of an envelope's escrow entries;
+// EscrowSubject("") is what comes before the envelope id.
+func (t Topology) EscrowSubject(envelopeID string) string {
+	return t.WithDefaults().LedgerPrefix + ".escrow." + envelopeID
+}
+
+// LedgerFilter selects the subjects of the ledger streams.
+func (t Topology) LedgerFilter() string { return t.WithDefaults().LedgerPrefix + ".>" }
+
+// TimersBucket is the key-value bucket of envelope timers.
+func (t Topology) TimersBucket() string { return timersBucket }
+
+// DispatchBucket is the key-value bucket of the outbox dispatcher's
+// cursor and parked transfers.
+func (t Topology) DispatchBucket() string { return dispatchBucket }
+
+// WrapsBucket is the key-value bucket of wrap request ids.
+func (t Topology) WrapsBucket() string { return wrapsBucket }
