@@ -17,13 +17,6 @@ import (
 	"github.com/hongbao/hongbao/eventstore"
 )
 
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(api.TimeFormat)
-}
-
 // replier answers one request. Replies are published on the connection to
 // the request's reply subject, never through micro.Request: most are sent
 // from a mailbox after the micro handler has returned, and micro reads its
@@ -154,7 +147,7 @@ func (s *Service) handlePay(req micro.Request) {
 			r.fail(err)
 			return
 		}
-		r.respond(api.PayReply{EnvelopeID: id, State: stateName(st.Status), ExpiresAt: formatTime(st.ExpiresAt)})
+		r.respond(api.PayReply{EnvelopeID: id, State: st.Status.String(), ExpiresAt: api.FormatTime(st.ExpiresAt)})
 	})
 }
 
@@ -475,44 +468,21 @@ func (s *Service) getFromAggregate(ctx context.Context, id string, body api.GetR
 // (0-based); the cursor of the next page is the 1-based index of its first
 // open, as in the detail projection.
 func getReply(st *envelope.Envelope, from, limit int) api.GetReply {
-	best := -1
-	if st.Status == envelope.StatusFinished {
-		for i, o := range st.Opens {
-			if best < 0 || o.Amount > st.Opens[best].Amount {
-				best = i
-			}
-		}
-	}
+	best, _ := st.BestLuck()
 	r := api.GetReply{Envelope: api.EnvelopeView{
 		EnvelopeID: st.ID, Sender: st.Sender, Kind: string(st.Kind), Total: st.Total, Count: st.Count,
-		State: stateName(st.Status), OpenedCount: len(st.Opens), OpenedTotal: st.OpenedTotal,
-		Refunded: st.Refund, Greeting: st.Greeting, CreatedAt: formatTime(st.CreatedAt), ExpiresAt: formatTime(st.ExpiresAt),
+		State: st.Status.String(), OpenedCount: len(st.Opens), OpenedTotal: st.OpenedTotal,
+		Refunded: st.Refund, Greeting: st.Greeting, CreatedAt: api.FormatTime(st.CreatedAt), ExpiresAt: api.FormatTime(st.ExpiresAt),
 	}, Opens: []api.OpenView{}}
 	end := min(len(st.Opens), from+limit)
 	for i := from; i < end; i++ {
 		o := st.Opens[i]
-		r.Opens = append(r.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: i + 1, At: formatTime(o.At), BestLuck: i == best})
+		r.Opens = append(r.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: i + 1, At: api.FormatTime(o.At), BestLuck: i+1 == best})
 	}
 	if end < len(st.Opens) {
 		r.Next = strconv.Itoa(end + 1)
 	}
 	return r
-}
-
-func stateName(s envelope.Status) string {
-	switch s {
-	case envelope.StatusWrapped:
-		return api.StateWrapped
-	case envelope.StatusLive:
-		return api.StateLive
-	case envelope.StatusFinished:
-		return api.StateFinished
-	case envelope.StatusExpired:
-		return api.StateExpired
-	case envelope.StatusCancelled:
-		return api.StateCancelled
-	}
-	return s.String()
 }
 
 // onTimer is called by the timers when id's timer is due.
