@@ -3,14 +3,26 @@ package api
 import (
 	"encoding/json"
 	"strconv"
+	"time"
 
 	"github.com/hongbao/hongbao/internal/jsonx"
 )
 
-// Envelope states (api.md, Lifecycle).
 // TimeFormat is how replies write times: RFC 3339 in UTC with milliseconds.
 const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
 
+// FormatTime writes t as replies do (TimeFormat, in UTC); the zero time is
+// "" (a time not reached yet, e.g. expires_at before payment).
+func FormatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(TimeFormat)
+}
+
+// Envelope states (api.md, Lifecycle), for clients. The service writes
+// the aggregate's status names (envelope.Status.String), which a test of
+// the service holds equal to these.
 const (
 	StateWrapped   = "wrapped"
 	StateLive      = "live"

@@ -16,6 +16,15 @@
 // touching the others, at the price of reading the stream once per
 // projection.
 //
+// Read models own their rows and their answers: queries return the
+// sub-packages' own types (detail.Page, users.ReceivedPage, wallets.Page,
+// …) and errors with a package prefix (detail.ErrNotFound,
+// projector.ErrBadCursor, LagError wrapping projector.ErrLagging, ErrBusy).
+// Nothing here imports the wire contract (package api) or chooses a reply
+// status: the service renders replies and maps errors to the contract's
+// codes. State names and best luck are the aggregate's
+// (aggregates/envelope: Status.String, Luckier).
+//
 // Invariants:
 //
 //	I6  a projection rebuilt from the stream equals the live one: Verify

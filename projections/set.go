@@ -16,7 +16,6 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/projections/detail"
 	"github.com/hongbao/hongbao/projections/outbox"
 	"github.com/hongbao/hongbao/projections/projector"
@@ -30,6 +29,21 @@ var (
 	ErrUnknown = errors.New("projections: unknown projection")
 	ErrBusy    = errors.New("projections: a rebuild or verify of that projection is already running")
 )
+
+// LagError: a query asked for a view that reflects a stream sequence, and
+// the view had not applied it within Config.WaitTimeout. It wraps the
+// projector's error (projector.ErrLagging).
+type LagError struct {
+	View string // detail, users, …
+	Seq  uint64 // the sequence asked for
+	Err  error
+}
+
+func (e *LagError) Error() string {
+	return fmt.Sprintf("projections: the %s view has not reached seq %d: %v", e.View, e.Seq, e.Err)
+}
+
+func (e *LagError) Unwrap() error { return e.Err }
 
 // Names of the projections, in the order they are listed.
 var Names = []string{"detail", "users", "outbox", "wallets"}
@@ -361,7 +375,7 @@ func (s *Set) read(ctx context.Context, name string, afterSeq uint64, f func(peb
 		wctx, cancel := context.WithTimeout(ctx, s.cfg.WaitTimeout)
 		defer cancel()
 		if err := p.WaitFor(wctx, afterSeq); err != nil {
-			return api.Errorf(api.CodeUnavailable, "the %s view has not reached seq %d yet; retry", name, afterSeq)
+			return &LagError{View: name, Seq: afterSeq, Err: err}
 		}
 	}
 	s.mu.RLock()
@@ -369,51 +383,66 @@ func (s *Set) read(ctx context.Context, name string, afterSeq uint64, f func(peb
 	return f(s.live[name].db)
 }
 
-// Detail answers hongbao.get.<id> from the detail projection.
-func (s *Set) Detail(ctx context.Context, id string, req api.GetRequest) (api.GetReply, error) {
-	var reply api.GetReply
-	err := s.read(ctx, "detail", req.AfterSeq, func(r pebble.Reader) error {
+// Detail returns envelope id with at most limit of its opens from the
+// index from on (detail.ParseCursor), as of at least afterSeq (0: as it
+// is), or detail.ErrNotFound.
+func (s *Set) Detail(ctx context.Context, id string, from, limit int, afterSeq uint64) (detail.Page, error) {
+	var p detail.Page
+	err := s.read(ctx, "detail", afterSeq, func(r pebble.Reader) error {
 		var err error
-		reply, err = detail.Get(r, id, req.Cursor, req.Limit)
+		p, err = detail.Get(r, id, from, limit)
 		return err
 	})
-	if errors.Is(err, detail.ErrNotFound) {
-		return reply, api.Errorf(api.CodeNotFound, "no such envelope")
+	return p, err
+}
+
+// ListQuery asks for a page of a user's received or sent list.
+type ListQuery struct {
+	User     string
+	Year     int // 0: the current year (users.Year)
+	Cursor   string
+	Limit    int
+	AfterSeq uint64 // reflect at least this stream sequence
+}
+
+func (q ListQuery) year() int {
+	if q.Year != 0 {
+		return q.Year
 	}
-	return reply, err
+	return users.Year(time.Now())
 }
 
-// Received answers hongbao.user.received.
-func (s *Set) Received(ctx context.Context, req api.ListRequest) (api.ReceivedReply, error) {
-	var reply api.ReceivedReply
-	err := s.read(ctx, "users", req.AfterSeq, func(r pebble.Reader) error {
+// Received returns a page of what a user received.
+func (s *Set) Received(ctx context.Context, q ListQuery) (users.ReceivedPage, error) {
+	var p users.ReceivedPage
+	err := s.read(ctx, "users", q.AfterSeq, func(r pebble.Reader) error {
 		var err error
-		reply, err = users.Received(r, req.User, yearOf(req), req.Cursor, req.Limit)
+		p, err = users.ReceivedList(r, q.User, q.year(), q.Cursor, q.Limit)
 		return err
 	})
-	return reply, err
+	return p, err
 }
 
-// Sent answers hongbao.user.sent.
-func (s *Set) Sent(ctx context.Context, req api.ListRequest) (api.SentReply, error) {
-	var reply api.SentReply
-	err := s.read(ctx, "users", req.AfterSeq, func(r pebble.Reader) error {
+// Sent returns a page of what a user sent.
+func (s *Set) Sent(ctx context.Context, q ListQuery) (users.SentPage, error) {
+	var p users.SentPage
+	err := s.read(ctx, "users", q.AfterSeq, func(r pebble.Reader) error {
 		var err error
-		reply, err = users.Sent(r, req.User, yearOf(req), req.Cursor, req.Limit)
+		p, err = users.SentList(r, q.User, q.year(), q.Cursor, q.Limit)
 		return err
 	})
-	return reply, err
+	return p, err
 }
 
-// Wallet answers hongbao.wallet.<user>.
-func (s *Set) Wallet(ctx context.Context, user string, req api.WalletRequest) (api.WalletReply, error) {
-	var reply api.WalletReply
+// Wallet returns a user's balance and a page of the wallet's entries.
+func (s *Set) Wallet(ctx context.Context, user, cursor string, limit int) (wallets.Page, error) {
+	var p wallets.Page
 	err := s.read(ctx, "wallets", 0, func(r pebble.Reader) error {
 		var err error
-		reply, err = wallets.Wallet(r, user, req.Cursor, req.Limit)
+		p, err = wallets.Wallet(r, user, cursor, limit)
 		return err
 	})
-	return reply, err
+	return p, err
 }
 
 // Balances visits every account's balance as the wallets view has it.
@@ -447,11 +476,4 @@ func (s *Set) Outbox(ctx context.Context, after uint64, limit int) ([]outbox.Tra
 		return err
 	})
 	return out, err
-}
-
-func yearOf(req api.ListRequest) int {
-	if req.Year != 0 {
-		return req.Year
-	}
-	return users.Year(time.Now())
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/projections/detail"
 	"github.com/hongbao/hongbao/projections/projector"
 	"github.com/hongbao/hongbao/timers"
 )
@@ -35,12 +36,15 @@ func toAPIError(err error) *api.Error {
 	if e, ok := api.AsError(err); ok {
 		return e
 	}
+	var lag *projections.LagError
 	switch {
+	case errors.As(err, &lag):
+		return api.Errorf(api.CodeUnavailable, "the %s view has not reached seq %d yet; retry", lag.View, lag.Seq)
 	case errors.Is(err, envelope.ErrInvalidAmount):
 		return api.Errorf(api.CodeInvalidAmount, "%v", err)
 	case errors.Is(err, envelope.ErrInvalidCount):
 		return api.Errorf(api.CodeInvalidCount, "%v", err)
-	case errors.Is(err, eventstore.ErrNotFound):
+	case errors.Is(err, eventstore.ErrNotFound), errors.Is(err, detail.ErrNotFound):
 		return api.Errorf(api.CodeNotFound, "no such envelope")
 	case errors.Is(err, envelope.ErrNotLive):
 		return api.Errorf(api.CodeNotLive, "the envelope is not paid yet, or was cancelled")

@@ -15,14 +15,8 @@ import (
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/projections/detail"
 )
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(api.TimeFormat)
-}
 
 // replier answers one request. Replies are published on the connection to
 // the request's reply subject, never through micro.Request: most are sent
@@ -154,7 +148,7 @@ func (s *Service) handlePay(req micro.Request) {
 			r.fail(err)
 			return
 		}
-		r.respond(api.PayReply{EnvelopeID: id, State: stateName(st.Status), ExpiresAt: formatTime(st.ExpiresAt)})
+		r.respond(api.PayReply{EnvelopeID: id, State: st.Status.String(), ExpiresAt: api.FormatTime(st.ExpiresAt)})
 	})
 }
 
@@ -384,16 +378,23 @@ func (s *Service) handleGet(req micro.Request) {
 		return
 	}
 	s.viewRequest(r, func(ctx context.Context) (any, error) {
-		if s.cfg.Projections == nil {
-			return s.getFromAggregate(ctx, id, body)
+		from, err := detail.ParseCursor(body.Cursor)
+		if err != nil {
+			return nil, err
 		}
-		reply, err := s.cfg.Projections.Detail(ctx, id, body)
-		if e, ok := api.AsError(err); ok && e.Code == api.CodeNotFound {
+		var p detail.Page
+		if s.cfg.Projections != nil {
+			p, err = s.cfg.Projections.Detail(ctx, id, from, body.Limit, body.AfterSeq)
+		}
+		if s.cfg.Projections == nil || errors.Is(err, detail.ErrNotFound) {
 			// Not projected yet (just wrapped), or no such envelope: the
 			// aggregate knows.
-			return s.getFromAggregate(ctx, id, body)
+			p, err = s.getFromAggregate(ctx, id, from, body)
 		}
-		return reply, err
+		if err != nil {
+			return nil, err
+		}
+		return getReply(p), nil
 	})
 }
 
@@ -435,19 +436,11 @@ func (s *Service) answerOpenFromMemory(r replier, e *entry, user string) bool {
 }
 
 // getFromAggregate answers get from the envelope's aggregate, through its
-// mailbox.
-func (s *Service) getFromAggregate(ctx context.Context, id string, body api.GetRequest) (api.GetReply, error) {
-	from := 0
-	if body.Cursor != "" {
-		n, err := strconv.Atoi(body.Cursor)
-		if err != nil || n < 1 {
-			return api.GetReply{}, api.Errorf(api.CodeBadRequest, "cursor is not one this service gave")
-		}
-		from = n - 1
-	}
+// mailbox, from the open of index from on.
+func (s *Service) getFromAggregate(ctx context.Context, id string, from int, body api.GetRequest) (detail.Page, error) {
 	type result struct {
-		reply api.GetReply
-		err   error
+		page detail.Page
+		err  error
 	}
 	done := make(chan result, 1)
 	if !s.submit(id, func(e *entry) {
@@ -459,60 +452,16 @@ func (s *Service) getFromAggregate(ctx context.Context, id string, body api.GetR
 			done <- result{err: err}
 			return
 		}
-		done <- result{reply: getReply(st, from, body.Limit)}
+		done <- result{page: detail.FromAggregate(st, from, body.Limit)}
 	}) {
-		return api.GetReply{}, api.Errorf(api.CodeBusy, "envelope %s is busy", id)
+		return detail.Page{}, api.Errorf(api.CodeBusy, "envelope %s is busy", id)
 	}
 	select {
 	case res := <-done:
-		return res.reply, res.err
+		return res.page, res.err
 	case <-ctx.Done():
-		return api.GetReply{}, ctx.Err()
+		return detail.Page{}, ctx.Err()
 	}
-}
-
-// getReply renders the details of an envelope, opens [from, from+limit)
-// (0-based); the cursor of the next page is the 1-based index of its first
-// open, as in the detail projection.
-func getReply(st *envelope.Envelope, from, limit int) api.GetReply {
-	best := -1
-	if st.Status == envelope.StatusFinished {
-		for i, o := range st.Opens {
-			if best < 0 || o.Amount > st.Opens[best].Amount {
-				best = i
-			}
-		}
-	}
-	r := api.GetReply{Envelope: api.EnvelopeView{
-		EnvelopeID: st.ID, Sender: st.Sender, Kind: string(st.Kind), Total: st.Total, Count: st.Count,
-		State: stateName(st.Status), OpenedCount: len(st.Opens), OpenedTotal: st.OpenedTotal,
-		Refunded: st.Refund, Greeting: st.Greeting, CreatedAt: formatTime(st.CreatedAt), ExpiresAt: formatTime(st.ExpiresAt),
-	}, Opens: []api.OpenView{}}
-	end := min(len(st.Opens), from+limit)
-	for i := from; i < end; i++ {
-		o := st.Opens[i]
-		r.Opens = append(r.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: i + 1, At: formatTime(o.At), BestLuck: i == best})
-	}
-	if end < len(st.Opens) {
-		r.Next = strconv.Itoa(end + 1)
-	}
-	return r
-}
-
-func stateName(s envelope.Status) string {
-	switch s {
-	case envelope.StatusWrapped:
-		return api.StateWrapped
-	case envelope.StatusLive:
-		return api.StateLive
-	case envelope.StatusFinished:
-		return api.StateFinished
-	case envelope.StatusExpired:
-		return api.StateExpired
-	case envelope.StatusCancelled:
-		return api.StateCancelled
-	}
-	return s.String()
 }
 
 // onTimer is called by the timers when id's timer is due.

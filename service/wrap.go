@@ -115,7 +115,7 @@ func (s *Service) wrap(ctx context.Context, body api.WrapRequest) (api.WrapReply
 	if err != nil {
 		return api.WrapReply{}, err
 	}
-	return api.WrapReply{EnvelopeID: id, State: stateName(st.Status), Total: st.Total, Count: st.Count, Kind: string(st.Kind)}, nil
+	return api.WrapReply{EnvelopeID: id, State: st.Status.String(), Total: st.Total, Count: st.Count, Kind: string(st.Kind)}, nil
 }
 
 // ensureWrapped makes sure the envelope's Wrapped event is stored, writing

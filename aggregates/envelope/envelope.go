@@ -26,13 +26,27 @@ const (
 	StatusCancelled
 )
 
+// statusNames are the names of the statuses: the states of the contract
+// (api.md, Lifecycle; api.State*) and of the read models' rows.
 var statusNames = [...]string{"none", "wrapped", "live", "finished", "expired", "cancelled"}
 
+// String is the status's name: "wrapped", "live", "finished", "expired",
+// "cancelled" (and "none"), as replies and read models write it.
 func (s Status) String() string {
 	if int(s) < len(statusNames) {
 		return statusNames[s]
 	}
 	return fmt.Sprintf("status(%d)", s)
+}
+
+// ParseStatus returns the status named name (Status.String).
+func ParseStatus(name string) (Status, error) {
+	for i, n := range statusNames {
+		if n == name {
+			return Status(i), nil
+		}
+	}
+	return StatusNone, fmt.Errorf("envelope: unknown status %q", name)
 }
 
 // Terminal reports whether no command can change the envelope any more.
@@ -96,6 +110,28 @@ func (e *Envelope) Opened(user string) (Share, int, bool) {
 		}
 	}
 	return Share{}, 0, false
+}
+
+// Luckier reports whether a share of amount takes best luck (手气最佳) from
+// the best share opened before it, of best fen (0 before any open): the
+// largest share has best luck, and of equal shares the earliest. Read
+// models that track best luck open by open use it, as BestLuck does.
+func Luckier(amount, best int64) bool { return amount > best }
+
+// BestLuck returns the 1-based index of the open with best luck. Best luck
+// is decided once the envelope has finished (every share opened); before
+// that, and on an envelope that expired, there is none.
+func (e *Envelope) BestLuck() (int, bool) {
+	if e.Status != StatusFinished {
+		return 0, false
+	}
+	best, amount := 0, int64(0)
+	for i, o := range e.Opens {
+		if Luckier(o.Amount, amount) {
+			best, amount = i+1, o.Amount
+		}
+	}
+	return best, best > 0
 }
 
 // Fold builds an envelope from its events in stream order.

@@ -9,7 +9,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/projections/projector"
 )
@@ -28,6 +28,60 @@ func (Projection) Name() string { return "detail" }
 // Format is the version of the rows: 2, binary (1 was JSON).
 func (Projection) Format() int { return 2 }
 
+// Envelope is the summary of one envelope in the detail view.
+type Envelope struct {
+	ID          string
+	Sender      string
+	Kind        events.Kind
+	Total       int64
+	Count       int
+	Greeting    string
+	Status      envelope.Status
+	OpenedCount int
+	OpenedTotal int64
+	Refunded    int64
+	CreatedAt   time.Time
+	ExpiresAt   time.Time // zero until paid
+}
+
+// Open is one open of an envelope. Index counts opens from 1; BestLuck is
+// set on one open once the envelope has finished (envelope.Luckier).
+type Open struct {
+	User     string
+	Amount   int64
+	Index    int
+	At       time.Time
+	BestLuck bool
+}
+
+// Page is an envelope with a page of its opens. Next is the cursor of the
+// next page, "" after the last.
+type Page struct {
+	Envelope Envelope
+	Opens    []Open
+	Next     string
+}
+
+// A cursor names the first open of a page: its 1-based index, in decimal.
+// The detail view and the aggregate (FromAggregate) page alike.
+
+// ParseCursor returns the index of the first open of the page that cursor
+// names ("" is the first page), or projector.ErrBadCursor.
+func ParseCursor(cursor string) (int, error) {
+	if cursor == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(cursor)
+	if err != nil || n < 1 {
+		return 0, projector.ErrBadCursor
+	}
+	return n, nil
+}
+
+func cursorAt(index int) string { return strconv.Itoa(index) }
+
+// summary is the row of an envelope. State is the name of its
+// envelope.Status (rows of format 2 hold the names).
 type summary struct {
 	Sender      string    `json:"sender"`
 	Kind        string    `json:"kind"`
@@ -74,11 +128,11 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 	switch d := rec.Event.Data.(type) {
 	case events.Wrapped:
 		s = summary{Sender: d.Sender, Kind: string(d.Kind), Total: d.Total, Count: d.Count, Greeting: d.Greeting,
-			State: api.StateWrapped, CreatedAt: rec.Event.At}
+			State: envelope.StatusWrapped.String(), CreatedAt: rec.Event.At}
 	case events.Paid:
-		s.State, s.ExpiresAt = api.StateLive, d.ExpiresAt
+		s.State, s.ExpiresAt = envelope.StatusLive.String(), d.ExpiresAt
 	case events.Cancelled:
-		s.State = api.StateCancelled
+		s.State = envelope.StatusCancelled.String()
 	case events.Opened:
 		if d.Index != s.OpenedCount+1 {
 			return fmt.Errorf("detail: %s open #%d after %d opens", id, d.Index, s.OpenedCount)
@@ -88,63 +142,83 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 		}
 		s.OpenedCount++
 		s.OpenedTotal += d.Amount
-		if d.Amount > s.BestAmount { // strictly larger: ties go to the earliest
+		if envelope.Luckier(d.Amount, s.BestAmount) {
 			s.BestIndex, s.BestAmount = d.Index, d.Amount
 		}
 		if d.RemainingCount == 0 {
-			s.State = api.StateFinished
+			s.State = envelope.StatusFinished.String()
 		}
 	case events.Expired:
-		s.State, s.Refunded = api.StateExpired, d.Refund
+		s.State, s.Refunded = envelope.StatusExpired.String(), d.Refund
 	}
 	s.LastSeq = rec.Seq
 	return projector.Set(tx, summaryKey(id), s)
 }
 
-// Get renders the details of envelope id, opens from the cursor on (empty:
-// the first), at most limit of them.
-func Get(r pebble.Reader, id, cursor string, limit int) (api.GetReply, error) {
+// Get returns the details of envelope id with at most limit opens from
+// the index from on (ParseCursor), or ErrNotFound.
+func Get(r pebble.Reader, id string, from, limit int) (Page, error) {
 	var s summary
 	found, err := projector.GetRow(r, summaryKey(id), &s)
 	if err != nil {
-		return api.GetReply{}, err
+		return Page{}, err
 	}
 	if !found {
-		return api.GetReply{}, fmt.Errorf("%w: %s", ErrNotFound, id)
+		return Page{}, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	from := 1
-	if cursor != "" {
-		n, err := strconv.Atoi(cursor)
-		if err != nil || n < 1 {
-			return api.GetReply{}, api.Errorf(api.CodeBadRequest, "cursor is not one this service gave")
-		}
-		from = n
+	status, err := envelope.ParseStatus(s.State)
+	if err != nil {
+		return Page{}, fmt.Errorf("detail: envelope %s: %w", id, err)
 	}
-	reply := api.GetReply{Envelope: api.EnvelopeView{
-		EnvelopeID: id, Sender: s.Sender, Kind: s.Kind, Total: s.Total, Count: s.Count, State: s.State,
-		OpenedCount: s.OpenedCount, OpenedTotal: s.OpenedTotal, Refunded: s.Refunded, Greeting: s.Greeting,
-		CreatedAt: formatTime(s.CreatedAt), ExpiresAt: formatTime(s.ExpiresAt),
-	}, Opens: []api.OpenView{}}
+	best := 0
+	if status == envelope.StatusFinished {
+		best = s.BestIndex
+	}
+	page := Page{Envelope: Envelope{
+		ID: id, Sender: s.Sender, Kind: events.Kind(s.Kind), Total: s.Total, Count: s.Count, Greeting: s.Greeting,
+		Status: status, OpenedCount: s.OpenedCount, OpenedTotal: s.OpenedTotal, Refunded: s.Refunded,
+		CreatedAt: s.CreatedAt, ExpiresAt: s.ExpiresAt,
+	}}
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: openKey(id, from), UpperBound: projector.PrefixEnd(projector.Key("d/o/", id))})
 	if err != nil {
-		return api.GetReply{}, err
+		return Page{}, err
 	}
 	defer it.Close()
 	index := from
 	for ok := it.First(); ok; ok = it.Next() {
-		if len(reply.Opens) == limit {
-			reply.Next = strconv.Itoa(index)
+		if len(page.Opens) == limit {
+			page.Next = cursorAt(index)
 			break
 		}
 		var o openRow
 		if err := projector.IterRow(it, &o); err != nil {
-			return api.GetReply{}, err
+			return Page{}, err
 		}
-		reply.Opens = append(reply.Opens, api.OpenView{User: o.User, Amount: o.Amount, Index: index, At: formatTime(o.At),
-			BestLuck: s.State == api.StateFinished && index == s.BestIndex})
+		page.Opens = append(page.Opens, Open{User: o.User, Amount: o.Amount, Index: index, At: o.At, BestLuck: index == best})
 		index++
 	}
-	return reply, it.Error()
+	return page, it.Error()
+}
+
+// FromAggregate returns the details of an envelope from its aggregate's
+// state, paged as Get pages them: for an envelope the view has not
+// projected yet.
+func FromAggregate(st *envelope.Envelope, from, limit int) Page {
+	page := Page{Envelope: Envelope{
+		ID: st.ID, Sender: st.Sender, Kind: st.Kind, Total: st.Total, Count: st.Count, Greeting: st.Greeting,
+		Status: st.Status, OpenedCount: len(st.Opens), OpenedTotal: st.OpenedTotal, Refunded: st.Refund,
+		CreatedAt: st.CreatedAt, ExpiresAt: st.ExpiresAt,
+	}}
+	best, _ := st.BestLuck()
+	end := min(len(st.Opens), from-1+limit)
+	for i := from; i <= end; i++ {
+		o := st.Opens[i-1]
+		page.Opens = append(page.Opens, Open{User: o.User, Amount: o.Amount, Index: i, At: o.At, BestLuck: i == best})
+	}
+	if end < len(st.Opens) {
+		page.Next = cursorAt(end + 1)
+	}
+	return page
 }
 
 // LastSeq is the stream sequence of the envelope's last projected event.
@@ -152,13 +226,6 @@ func LastSeq(r pebble.Reader, id string) (uint64, bool, error) {
 	var s summary
 	found, err := projector.GetRow(r, summaryKey(id), &s)
 	return s.LastSeq, found, err
-}
-
-func formatTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(api.TimeFormat)
 }
 
 // The rows are binary (projector.RowCodec), format 2: the fields in the

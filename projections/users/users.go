@@ -7,7 +7,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/projections/projector"
 )
@@ -28,6 +28,50 @@ func (Projection) Name() string { return "users" }
 
 // Format is the version of the rows: 2, binary (1 was JSON).
 func (Projection) Format() int { return 2 }
+
+// Received is one envelope a user opened.
+type Received struct {
+	EnvelopeID string
+	Sender     string
+	Amount     int64
+	At         time.Time
+	BestLuck   bool
+}
+
+// Sent is one envelope a user sent (paid).
+type Sent struct {
+	EnvelopeID  string
+	Kind        events.Kind
+	Total       int64
+	Count       int
+	OpenedCount int
+	Refunded    int64
+	Status      envelope.Status
+	At          time.Time
+}
+
+// Totals cover a user's list for a whole year.
+type Totals struct {
+	Count         int
+	Amount        int64
+	BestLuckCount int
+}
+
+// ReceivedPage is a page of a user's received list, newest first. Next is
+// the cursor of the next page, "" after the last.
+type ReceivedPage struct {
+	Items  []Received
+	Next   string
+	Totals Totals
+}
+
+// SentPage is a page of a user's sent list, newest first. Next is the
+// cursor of the next page, "" after the last.
+type SentPage struct {
+	Items  []Sent
+	Next   string
+	Totals Totals
+}
 
 type helper struct {
 	Sender    string    `json:"sender"`
@@ -51,6 +95,8 @@ type received struct {
 	BestLuck   bool      `json:"best_luck"`
 }
 
+// sent is the row of a sent item. State is the name of its
+// envelope.Status (rows of format 2 hold the names).
 type sent struct {
 	EnvelopeID  string    `json:"envelope_id"`
 	Kind        string    `json:"kind"`
@@ -105,7 +151,7 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 		h = helper{Sender: d.Sender, Kind: string(d.Kind), Total: d.Total, Count: d.Count}
 	case events.Paid:
 		h.SentYear, h.SentSeq, h.PaidAt = Year(rec.Event.At), rec.Seq, rec.Event.At
-		item := sent{EnvelopeID: id, Kind: h.Kind, Total: h.Total, Count: h.Count, State: api.StateLive, At: rec.Event.At}
+		item := sent{EnvelopeID: id, Kind: h.Kind, Total: h.Total, Count: h.Count, State: envelope.StatusLive.String(), At: rec.Event.At}
 		if err := projector.Set(tx, itemKey("s", h.Sender, h.SentYear, h.SentSeq), item); err != nil {
 			return err
 		}
@@ -123,14 +169,14 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 		if err := addTotals(tx, totalsKey("r", d.User, year), 1, d.Amount, 0); err != nil {
 			return err
 		}
-		if d.Amount > h.BestShare { // strictly larger: ties go to the earliest
+		if envelope.Luckier(d.Amount, h.BestShare) {
 			h.BestUser, h.BestYear, h.BestSeq, h.BestShare = d.User, year, rec.Seq, d.Amount
 		}
 		finished := d.RemainingCount == 0
 		if err := updateSent(tx, h, func(s *sent) {
 			s.OpenedCount = d.Index
 			if finished {
-				s.State = api.StateFinished
+				s.State = envelope.StatusFinished.String()
 			}
 		}); err != nil {
 			return err
@@ -141,7 +187,7 @@ func (Projection) Apply(tx *projector.Tx, rec events.Record) error {
 			}
 		}
 	case events.Expired:
-		if err := updateSent(tx, h, func(s *sent) { s.State, s.Refunded = api.StateExpired, d.Refund }); err != nil {
+		if err := updateSent(tx, h, func(s *sent) { s.State, s.Refunded = envelope.StatusExpired.String(), d.Refund }); err != nil {
 			return err
 		}
 	}
@@ -191,45 +237,51 @@ func addTotals(tx *projector.Tx, key []byte, count int, amount int64, best int) 
 	return projector.Set(tx, key, t)
 }
 
-// Received lists what user received in year, newest first.
-func Received(r pebble.Reader, user string, year int, cursor string, limit int) (api.ReceivedReply, error) {
-	reply := api.ReceivedReply{Items: []api.ReceivedItem{}}
+// ReceivedList lists what user received in year, newest first, at most
+// limit items after the cursor.
+func ReceivedList(r pebble.Reader, user string, year int, cursor string, limit int) (ReceivedPage, error) {
+	var p ReceivedPage
 	var t totals
 	if _, err := projector.GetRow(r, totalsKey("r", user, year), &t); err != nil {
-		return reply, err
+		return p, err
 	}
-	reply.Totals = api.ListTotals(t)
+	p.Totals = Totals(t)
 	next, err := page(r, "r", user, year, cursor, limit, func(it *pebble.Iterator) error {
 		var v received
 		if err := projector.IterRow(it, &v); err != nil {
 			return err
 		}
-		reply.Items = append(reply.Items, api.ReceivedItem{EnvelopeID: v.EnvelopeID, Sender: v.Sender, Amount: v.Amount, At: formatTime(v.At), BestLuck: v.BestLuck})
+		p.Items = append(p.Items, Received(v))
 		return nil
 	})
-	reply.Next = next
-	return reply, err
+	p.Next = next
+	return p, err
 }
 
-// Sent lists what user sent (paid) in year, newest first.
-func Sent(r pebble.Reader, user string, year int, cursor string, limit int) (api.SentReply, error) {
-	reply := api.SentReply{Items: []api.SentItem{}}
+// SentList lists what user sent (paid) in year, newest first, at most
+// limit items after the cursor.
+func SentList(r pebble.Reader, user string, year int, cursor string, limit int) (SentPage, error) {
+	var p SentPage
 	var t totals
 	if _, err := projector.GetRow(r, totalsKey("s", user, year), &t); err != nil {
-		return reply, err
+		return p, err
 	}
-	reply.Totals = api.ListTotals(t)
+	p.Totals = Totals(t)
 	next, err := page(r, "s", user, year, cursor, limit, func(it *pebble.Iterator) error {
 		var v sent
 		if err := projector.IterRow(it, &v); err != nil {
 			return err
 		}
-		reply.Items = append(reply.Items, api.SentItem{EnvelopeID: v.EnvelopeID, Kind: v.Kind, Total: v.Total, Count: v.Count,
-			OpenedCount: v.OpenedCount, Refunded: v.Refunded, State: v.State, At: formatTime(v.At)})
+		status, err := envelope.ParseStatus(v.State)
+		if err != nil {
+			return fmt.Errorf("users: sent item of %s: %w", v.EnvelopeID, err)
+		}
+		p.Items = append(p.Items, Sent{EnvelopeID: v.EnvelopeID, Kind: events.Kind(v.Kind), Total: v.Total, Count: v.Count,
+			OpenedCount: v.OpenedCount, Refunded: v.Refunded, Status: status, At: v.At})
 		return nil
 	})
-	reply.Next = next
-	return reply, err
+	p.Next = next
+	return p, err
 }
 
 // page visits up to limit items of a list after the cursor and returns the
@@ -237,8 +289,6 @@ func Sent(r pebble.Reader, user string, year int, cursor string, limit int) (api
 func page(r pebble.Reader, list, user string, year int, cursor string, limit int, visit func(*pebble.Iterator) error) (string, error) {
 	return projector.PageNewestFirst(r, listPrefix(list, user, year), cursor, limit, visit)
 }
-
-func formatTime(t time.Time) string { return t.UTC().Format(api.TimeFormat) }
 
 // The rows are binary (projector.RowCodec), format 2: the fields in the
 // order of the struct, strings with their length, integers as varints,

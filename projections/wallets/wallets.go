@@ -7,7 +7,6 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 
-	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/internal/jsonx"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/projections/projector"
@@ -21,6 +20,24 @@ var _ projector.RawProjection = Projection{}
 
 // Name is "wallets".
 func (Projection) Name() string { return "wallets" }
+
+// Entry is one transfer in a user's wallet. Amount is positive when
+// credited to the wallet; Kind is the ledger's (ledger.Entry.Kind).
+type Entry struct {
+	TransferID string
+	Amount     int64
+	Kind       string
+	EnvelopeID string
+	At         time.Time
+}
+
+// Page is a user's balance and a page of the wallet's entries, newest
+// first. Next is the cursor of the next page, "" after the last.
+type Page struct {
+	Balance int64
+	Entries []Entry
+	Next    string
+}
 
 type entry struct {
 	TransferID string    `json:"transfer_id"`
@@ -86,24 +103,23 @@ func Balances(r pebble.Reader, visit func(account string, balance int64)) error 
 	return it.Error()
 }
 
-// Wallet answers hongbao.wallet.<user>: the balance and entries, newest
-// first.
-func Wallet(r pebble.Reader, user, cursor string, limit int) (api.WalletReply, error) {
-	reply := api.WalletReply{User: user, Entries: []api.WalletEntry{}}
+// Wallet returns user's balance and at most limit of the wallet's entries
+// after the cursor, newest first.
+func Wallet(r pebble.Reader, user, cursor string, limit int) (Page, error) {
+	var p Page
 	var err error
-	if reply.Balance, err = Balance(r, ledger.WalletAccount(user)); err != nil {
-		return reply, err
+	if p.Balance, err = Balance(r, ledger.WalletAccount(user)); err != nil {
+		return p, err
 	}
-	reply.Next, err = projector.PageNewestFirst(r, entriesPrefix(user), cursor, limit, func(it *pebble.Iterator) error {
+	p.Next, err = projector.PageNewestFirst(r, entriesPrefix(user), cursor, limit, func(it *pebble.Iterator) error {
 		var e entry
 		if err := projector.IterRow(it, &e); err != nil {
 			return err
 		}
-		reply.Entries = append(reply.Entries, api.WalletEntry{TransferID: e.TransferID, Amount: e.Amount, Kind: e.Kind,
-			EnvelopeID: e.EnvelopeID, At: e.At.UTC().Format(api.TimeFormat)})
+		p.Entries = append(p.Entries, Entry(e))
 		return nil
 	})
-	return reply, err
+	return p, err
 }
 
 // AppendJSON encodes e as json.Marshal does (projector.JSONAppender).
