@@ -6,36 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/micro"
-
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
-
-// stats asks the instance for its $SRV.STATS, as `nats micro stats` does.
-func stats(t *testing.T, h *testenv.Env) map[string]*micro.EndpointStats {
-	t.Helper()
-	subject, err := micro.ControlSubject(micro.StatsVerb, "hongbao", h.Svc.ID())
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := h.NC.Request(subject, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st micro.Stats
-	if err := json.Unmarshal(m.Data, &st); err != nil {
-		t.Fatalf("stats %s: %v", m.Data, err)
-	}
-	out := map[string]*micro.EndpointStats{}
-	for _, ep := range st.Endpoints {
-		out[ep.Name] = ep
-	}
-	return out
-}
 
 // TestAdmin: the admin endpoints answer on the instance's subjects, micro
 // counts their errors, and the instance-wide numbers are in the stats of
@@ -61,7 +37,7 @@ func TestAdmin(t *testing.T) {
 	if r := h.Request(h.Ops.Subject("verify"), `{"unknown":1}`); r.Code != "bad_request" {
 		t.Fatalf("verify with an unknown field: %+v", r)
 	}
-	eps := stats(t, h)
+	eps := h.MicroStats(h.Svc)
 	for _, name := range []string{"admin-rebuild", "admin-verify"} {
 		if ep := eps[name]; ep == nil || ep.NumRequests != 1 || ep.NumErrors != 1 || ep.LastError == "" {
 			t.Fatalf("%s stats %+v", name, ep)

@@ -117,6 +117,7 @@ type Service struct {
 
 	errMu  sync.Mutex
 	errors map[string]int64 // error replies by machine code
+	late   endpointErrors   // error replies after the micro handler returned
 
 	micro   micro.Service
 	runCtx  context.Context // ends at Stop
@@ -281,18 +282,6 @@ func (s *Service) Start(ctx context.Context) error {
 		}
 	}()
 	s.log.Info("hongbao serving", "name", s.cfg.Name, "prefix", s.cfg.Prefix, "stream", s.store.StreamName())
-	return nil
-}
-
-// endpointStats is the data of ep in $SRV.STATS: the extension's for its
-// own endpoints (ops puts the instance-wide numbers on one of them, once),
-// none for the service's.
-func (s *Service) endpointStats(ep *micro.Endpoint) any {
-	if s.cfg.Extension != nil {
-		if data, ok := s.cfg.Extension.EndpointStats(ep); ok {
-			return data
-		}
-	}
 	return nil
 }
 

@@ -15,6 +15,7 @@ var errNoViews = errors.New("service: read models are not running on this instan
 // viewRequest runs f in its own goroutine (a query may wait for after_seq)
 // and answers with its result.
 func (s *Service) viewRequest(r replier, f func(ctx context.Context) (any, error)) {
+	r = r.later()
 	done := s.take()
 	go func() {
 		defer done()

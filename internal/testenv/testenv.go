@@ -338,3 +338,30 @@ func Eq[T comparable](t testing.TB, what string, got, want T) {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
 }
+
+// MicroStats asks svc for its $SRV.STATS, as `nats micro stats` does, and
+// returns its endpoints' stats by name.
+func (h *Env) MicroStats(svc *service.Service) map[string]*micro.EndpointStats {
+	h.T.Helper()
+	name := h.Cfg.Name
+	if name == "" {
+		name = "hongbao"
+	}
+	subject, err := micro.ControlSubject(micro.StatsVerb, name, svc.ID())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	m, err := h.NC.Request(subject, nil, RequestTimeout)
+	if err != nil {
+		h.T.Fatalf("%s: %v", subject, err)
+	}
+	var st micro.Stats
+	if err := json.Unmarshal(m.Data, &st); err != nil {
+		h.T.Fatalf("stats %s: %v", m.Data, err)
+	}
+	out := map[string]*micro.EndpointStats{}
+	for _, ep := range st.Endpoints {
+		out[ep.Name] = ep
+	}
+	return out
+}
