@@ -26,6 +26,6 @@
 //     req.Error), so micro's own counters of them are exact.
 //  2. A job is listed in the status from the moment its request is answered
 //     until the instance stops; its state only moves running → done|failed.
-//  3. Stop waits for every job it started: no job outlives the read models
-//     it writes.
+//  3. Stop waits for every job it started and every admin request being
+//     answered: none outlives the read models it reads or writes.
 package ops

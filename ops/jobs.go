@@ -93,7 +93,7 @@ func (o *Ops) handleJob(kind string) micro.HandlerFunc {
 		o.jobsMu.Lock()
 		if o.stopped {
 			o.jobsMu.Unlock()
-			fail(req, api.Errorf(api.CodeUnavailable, "the instance is stopping"))
+			fail(req, errStopping())
 			return
 		}
 		for _, name := range names {

@@ -67,7 +67,7 @@ type Ops struct {
 
 	jobsMu  sync.Mutex
 	jobs    []*Job
-	stopped bool // no job starts after Stop
+	stopped bool // no job or request starts after Stop
 
 	ctx     context.Context // ends at Stop: the jobs' context
 	cancel  context.CancelFunc
@@ -121,7 +121,8 @@ func (o *Ops) Subject(verb string) string {
 	return o.prefix + ".admin." + o.id + "." + verb
 }
 
-// Stop cancels the running jobs and waits for them, or until ctx is done.
+// Stop cancels the running jobs and waits for them and for the admin
+// requests being answered, or until ctx is done.
 func (o *Ops) Stop(ctx context.Context) error {
 	o.jobsMu.Lock()
 	o.stopped = true
@@ -138,6 +139,22 @@ func (o *Ops) Stop(ctx context.Context) error {
 	case <-ctx.Done():
 		return fmt.Errorf("ops: stop: jobs still running: %w", ctx.Err())
 	}
+}
+
+// enter counts a request in o.running unless Stop was called; the caller
+// calls o.running.Done when it reports true.
+func (o *Ops) enter() bool {
+	o.jobsMu.Lock()
+	defer o.jobsMu.Unlock()
+	if o.stopped {
+		return false
+	}
+	o.running.Add(1)
+	return true
+}
+
+func errStopping() *api.Error {
+	return api.Errorf(api.CodeUnavailable, "the instance is stopping")
 }
 
 // fail answers req with the contract's error (micro counts it).

@@ -64,6 +64,11 @@ func (o *Ops) dispatchStats() *dispatch.Stats {
 // handleStatus answers inside the handler: a status is rare, and micro
 // counts what it answered.
 func (o *Ops) handleStatus(req micro.Request) {
+	if !o.enter() {
+		fail(req, errStopping())
+		return
+	}
+	defer o.running.Done()
 	st := o.svc.Stats()
 	reply := Status{Instance: o.id, Version: service.Version, Jobs: o.snapshot(),
 		Errors: st.ErrorsByCode, Cached: st.CachedEnvelopes, Timers: st.PendingTimers,
