@@ -3,6 +3,9 @@
 // in a per-envelope mailbox, decides them with the aggregate
 // (aggregates/envelope), appends the events (eventstore), keeps live
 // aggregates in a bounded cache, and drives the durable timers (timers).
+// It answers the queries (get, user lists, wallet) from the read models.
+// Operating an instance (admin endpoints, rebuild and verify jobs, the
+// instance-wide stats) is package ops, plugged in as an Extension.
 //
 // Invariants this package keeps:
 //

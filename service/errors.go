@@ -1,9 +1,7 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
@@ -19,16 +17,6 @@ var (
 	errNotFound    = eventstore.ErrNotFound
 	errUnavailable = errors.New("service: unavailable")
 )
-
-// decodeAdmin decodes an admin request body strictly.
-func decodeAdmin(b []byte, v any) error {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return api.Errorf(api.CodeBadRequest, "admin request: %v", err)
-	}
-	return nil
-}
 
 // toAPIError classifies an error into the contract's codes. Anything not
 // recognised is a 503: the client may retry, and the log has the cause.

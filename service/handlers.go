@@ -19,16 +19,38 @@ import (
 )
 
 // replier answers one request. Replies are published on the connection to
-// the request's reply subject, never through micro.Request: most are sent
-// from a mailbox after the micro handler has returned, and micro reads its
-// request object then.
+// the request's reply subject, not through micro.Request, with one
+// exception: an error decided while the micro handler runs goes through
+// req.Error. micro reads a request's outcome (micro's num_errors,
+// last_error) when its handler returns, without a lock against later
+// writes; most replies are sent from a mailbox or a goroutine after that,
+// where calling req.Error would race with micro and count nothing. So:
+//
+//   - inside the handler (req set): errors via req.Error, counted by micro;
+//     successes via a plain publish (no message to allocate; micro counts
+//     the request either way);
+//   - handed on (later, req nil): errors counted in the endpoint's
+//     async_errors and last_async_error, which $SRV.STATS shows in the
+//     endpoint's data (nats micro has no API to add to its own counters).
+//
+// A replier must be handed on with later before it leaves the handler.
 type replier struct {
 	s              *Service
 	subject, reply string
+	req            micro.Request // nil once handed on
+	late           *lateErrors   // the endpoint's errors sent after its handler returned
 }
 
 func (s *Service) replier(req micro.Request) replier {
-	return replier{s: s, subject: req.Subject(), reply: req.Reply()}
+	subject := req.Subject()
+	return replier{s: s, subject: subject, reply: req.Reply(), req: req, late: s.late.of(s.cfg.Prefix, subject)}
+}
+
+// later is r to answer after the micro handler returned, from a mailbox
+// or a goroutine.
+func (r replier) later() replier {
+	r.req = nil
+	return r
 }
 
 // respond sends a JSON reply.
@@ -54,6 +76,17 @@ func (r replier) fail(err error) {
 		r.s.log.Warn("request failed", "subject", r.subject, "err", err)
 	}
 	r.s.countError(e.Code)
+	if r.reply == "" {
+		return // a publish, not a request: nobody to answer
+	}
+	if r.req != nil {
+		// Inside the handler: micro counts it.
+		if err := r.req.Error(strconv.Itoa(e.Status), e.Message, e.Body()); err != nil {
+			r.s.log.Warn("reply not sent", "subject", r.subject, "err", err)
+		}
+		return
+	}
+	r.late.record(e)
 	r.publish(&nats.Msg{Data: e.Body(), Header: nats.Header{
 		micro.ErrorCodeHeader: []string{strconv.Itoa(e.Status)},
 		micro.ErrorHeader:     []string{e.Message},
@@ -130,7 +163,9 @@ func (s *Service) handlePay(req micro.Request) {
 	if !ok {
 		return
 	}
+	later := r.later()
 	s.enqueue(r, id, func(e *entry) {
+		r := later
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		st, _, err := s.decideAndAppend(ctx, e, func(st *envelope.Envelope) (*eventDecision, error) {
@@ -157,7 +192,7 @@ func (s *Service) handleGrab(req micro.Request) {
 	if !ok {
 		return
 	}
-	answer := func(st *envelope.Envelope) {
+	answer := func(r replier, st *envelope.Envelope) {
 		res, err := st.Grab(body.User, s.cfg.Now())
 		if errors.Is(err, envelope.ErrNotLive) {
 			r.respond(api.GrabReply{Status: api.StatusNotLive})
@@ -170,14 +205,16 @@ func (s *Service) handleGrab(req micro.Request) {
 	answered := false
 	s.reg.get(id).read(func(st *envelope.Envelope) {
 		if st.Status != envelope.StatusWrapped {
-			answer(st)
+			answer(r, st)
 			answered = true
 		}
 	})
 	if answered {
 		return
 	}
+	later := r.later()
 	s.enqueue(r, id, func(e *entry) {
+		r := later
 		ctx, cancel := s.requestContext()
 		defer cancel()
 		if e.state != nil && e.state.Status == envelope.StatusWrapped {
@@ -188,7 +225,7 @@ func (s *Service) handleGrab(req micro.Request) {
 			r.fail(err)
 			return
 		}
-		answer(st) // the mailbox is the only writer: no lock needed here
+		answer(r, st) // the mailbox is the only writer: no lock needed here
 	})
 }
 
@@ -204,7 +241,7 @@ func (s *Service) handleOpen(req micro.Request) {
 		return
 	}
 	done := s.take()
-	if !s.reg.submitOpen(id, &openReq{r: r, user: body.User, done: done}) {
+	if !s.reg.submitOpen(id, &openReq{r: r.later(), user: body.User, done: done}) {
 		done()
 		r.fail(api.Errorf(api.CodeBusy, "envelope %s has too many requests waiting; retry later", id))
 	}
@@ -212,7 +249,7 @@ func (s *Service) handleOpen(req micro.Request) {
 
 // openReq is an open waiting in its envelope's mailbox.
 type openReq struct {
-	r    replier
+	r    replier // handed on (later)
 	user string
 	done func() // the request is answered (for Stop)
 }

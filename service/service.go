@@ -14,11 +14,9 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
-	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/projections"
-	"github.com/hongbao/hongbao/reconcile"
 	"github.com/hongbao/hongbao/timers"
 )
 
@@ -46,18 +44,15 @@ type Config struct {
 	MinOpenBatch int
 	WrapTTL      time.Duration // how long wrap request ids are remembered; default 7 days
 	Store        eventstore.Config
-	// Projections serve get, user.received and user.sent, and the admin
-	// endpoints operate them. Nil: get reads the aggregate, the lists
-	// answer unavailable.
+	// Projections serve get, user.received, user.sent and wallet. Nil: get
+	// reads the aggregate, the others answer unavailable.
 	Projections *projections.Set
-	// Dispatcher, when set, is reported in the admin status and stats.
-	Dispatcher *dispatch.Dispatcher
-	// Reconciler, when set, has its last result reported in the admin
-	// status and stats.
-	Reconciler *reconcile.Periodic
-	Timers     timers.Config
-	Now        func() time.Time // default time.Now
-	Logger     *slog.Logger
+	// Extension, when set, adds endpoints of its own to the micro service
+	// at Start: package ops adds the admin endpoints.
+	Extension Extension
+	Timers    timers.Config
+	Now       func() time.Time // default time.Now
+	Logger    *slog.Logger
 }
 
 func (c *Config) defaults() error {
@@ -122,8 +117,7 @@ type Service struct {
 
 	errMu  sync.Mutex
 	errors map[string]int64 // error replies by machine code
-
-	admin adminJobs
+	late   endpointErrors   // error replies after the micro handler returned
 
 	micro   micro.Service
 	runCtx  context.Context // ends at Stop
@@ -148,11 +142,56 @@ type Service struct {
 	}
 }
 
+// Extension adds endpoints of its own to the service's micro service
+// (package ops adds the admin endpoints). They share its name, instance id
+// and lifetime: Stop stops them too.
+type Extension interface {
+	// Register adds the extension's endpoints to g, the group of the
+	// subject prefix of s. Start calls it once, after the service's own
+	// endpoints and before it waits for the subscriptions.
+	Register(g micro.Group, s *Service) error
+	// EndpointStats is the data of ep in $SRV.STATS (`nats micro stats`),
+	// and ok when ep is one of the extension's endpoints.
+	EndpointStats(ep *micro.Endpoint) (data any, ok bool)
+}
+
 // OpenBatches reports how many atomic batches of opens were appended and
-// how many opens they held (also in the micro stats as open_batches).
+// how many opens they held (also in Stats).
 func (s *Service) OpenBatches() (batches, opens int64) {
 	return s.batches.Load(), s.batchedOpens.Load()
 }
+
+// Stats are the instance-wide numbers of the service.
+type Stats struct {
+	CachedEnvelopes int              `json:"cached_envelopes"`
+	PendingTimers   int              `json:"pending_timers"`
+	ErrorsByCode    map[string]int64 `json:"errors_by_code"` // error replies by machine code
+	OpenBatches     OpenBatchStats   `json:"open_batches"`
+}
+
+// OpenBatchStats: atomic batches of opens appended, and the opens in them.
+type OpenBatchStats struct {
+	Batches int64 `json:"batches"`
+	Opens   int64 `json:"opens"`
+}
+
+// Stats reports the service's instance-wide numbers now.
+func (s *Service) Stats() Stats {
+	b, o := s.OpenBatches()
+	return Stats{CachedEnvelopes: s.reg.len(), PendingTimers: s.timers.Pending(), ErrorsByCode: s.errorCounts(),
+		OpenBatches: OpenBatchStats{Batches: b, Opens: o}}
+}
+
+// ID is the instance id of the running micro service ("" before Start).
+func (s *Service) ID() string {
+	if s.micro == nil {
+		return ""
+	}
+	return s.micro.Info().ID
+}
+
+// Prefix is the subject prefix of the service's endpoints.
+func (s *Service) Prefix() string { return s.cfg.Prefix }
 
 // New connects the service to its streams and buckets (creating them when
 // missing). It does not serve until Start.
@@ -187,25 +226,11 @@ func (s *Service) Start(ctx context.Context) error {
 		return fmt.Errorf("service: already started")
 	}
 	svc, err := micro.AddService(s.nc, micro.Config{
-		Name:        s.cfg.Name,
-		Version:     Version,
-		Description: "hongbao red envelopes: wrap, pay, grab, open, get, user lists, wallets",
-		QueueGroup:  s.cfg.Name,
-		StatsHandler: func(*micro.Endpoint) any {
-			st := map[string]any{"cached_envelopes": s.reg.len(), "pending_timers": s.timers.Pending(), "errors_by_code": s.errorCounts()}
-			b, o := s.OpenBatches()
-			st["open_batches"] = map[string]int64{"batches": b, "opens": o}
-			if s.cfg.Projections != nil {
-				st["projections_applied_seq"] = s.cfg.Projections.Applied()
-			}
-			if s.cfg.Dispatcher != nil {
-				st["dispatch"] = s.cfg.Dispatcher.Stats()
-			}
-			if r := s.reconcileSummary(); r != nil {
-				st["reconcile"] = r
-			}
-			return st
-		},
+		Name:         s.cfg.Name,
+		Version:      Version,
+		Description:  "hongbao red envelopes: wrap, pay, grab, open, get, user lists, wallets",
+		QueueGroup:   s.cfg.Name,
+		StatsHandler: s.endpointStats,
 	})
 	if err != nil {
 		return fmt.Errorf("service: micro: %w", err)
@@ -230,21 +255,10 @@ func (s *Service) Start(ctx context.Context) error {
 			return fmt.Errorf("service: endpoint %s: %w", ep.name, err)
 		}
 	}
-	// Admin endpoints are per instance (each has its own read models):
-	// <prefix>.admin.<instance id>.<verb>, found with `nats micro info`.
-	id := svc.Info().ID
-	for _, ep := range []struct {
-		name string
-		h    micro.HandlerFunc
-	}{
-		{"status", s.handleAdminStatus},
-		{"rebuild", s.handleAdminJob("rebuild")},
-		{"verify", s.handleAdminJob("verify")},
-	} {
-		if err := g.AddEndpoint("admin-"+ep.name, ep.h, micro.WithEndpointSubject("admin."+id+"."+ep.name),
-			micro.WithEndpointQueueGroupDisabled()); err != nil {
+	if s.cfg.Extension != nil {
+		if err := s.cfg.Extension.Register(g, s); err != nil {
 			_ = svc.Stop()
-			return fmt.Errorf("service: endpoint admin %s: %w", ep.name, err)
+			return fmt.Errorf("service: extension: %w", err)
 		}
 	}
 	// The endpoints serve once the server has the subscriptions.
@@ -269,12 +283,6 @@ func (s *Service) Start(ctx context.Context) error {
 	}()
 	s.log.Info("hongbao serving", "name", s.cfg.Name, "prefix", s.cfg.Prefix, "stream", s.store.StreamName())
 	return nil
-}
-
-// AdminSubject is the subject of an admin verb (status, rebuild, verify)
-// of this instance.
-func (s *Service) AdminSubject(verb string) string {
-	return s.cfg.Prefix + ".admin." + s.micro.Info().ID + "." + verb
 }
 
 // Stop stops taking requests, finishes the ones already taken, and stops

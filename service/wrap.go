@@ -60,6 +60,7 @@ func (s *Service) handleWrap(req micro.Request) {
 		return
 	}
 	done := s.take()
+	r = r.later()
 	go func() {
 		defer done()
 		ctx, cancel := s.requestContext()

@@ -18,8 +18,8 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hongbao/hongbao/internal/embedded"
+	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
-	"github.com/hongbao/hongbao/service"
 )
 
 // errDifferences: verify found rows that differ (exit status 1).
@@ -196,7 +196,7 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer t.close()
-	var st service.AdminStatus
+	var st ops.Status
 	if t.set != nil {
 		st.Instance = "offline: " + o.data
 		if st.Projections, err = t.set.Status(ctx); err != nil {
@@ -304,7 +304,7 @@ func (t *target) runJobs(ctx context.Context, kind, which string, pr *progressPr
 	var started struct {
 		Jobs []struct{ ID string } `json:"jobs"`
 	}
-	if err := t.request(kind, service.AdminJobRequest{Projection: which}, &started); err != nil {
+	if err := t.request(kind, ops.JobRequest{Projection: which}, &started); err != nil {
 		return nil, err
 	}
 	want := map[string]bool{}
@@ -314,7 +314,7 @@ func (t *target) runJobs(ctx context.Context, kind, which string, pr *progressPr
 	tick := time.NewTicker(250 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		var st service.AdminStatus
+		var st ops.Status
 		if err := t.request("status", struct{}{}, &st); err != nil {
 			return nil, err
 		}

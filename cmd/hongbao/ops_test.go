@@ -14,6 +14,7 @@ import (
 
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/internal/testenv"
+	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/projections/projector"
 	"github.com/hongbao/hongbao/service"
@@ -39,7 +40,7 @@ func TestOpsOnline(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("status: exit %d: %s", code, errOut)
 	}
-	var st service.AdminStatus
+	var st ops.Status
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Projections) != len(projections.Names) {
 		t.Fatalf("status JSON %s: %v", out, err)
 	}

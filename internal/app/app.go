@@ -15,6 +15,7 @@ import (
 	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/reconcile"
 	"github.com/hongbao/hongbao/service"
@@ -22,7 +23,7 @@ import (
 
 // Config of an instance.
 type Config struct {
-	Service  service.Config // Store, Timers and Projections/Dispatcher are filled in
+	Service  service.Config // Store, Timers, Projections and Extension are filled in
 	DataDir  string         // read models under <DataDir>/projections; "" runs the service alone
 	Replicas int            // stream and bucket replicas; default 1
 	// ReconcileEvery runs the reconciler periodically (0: never); its last
@@ -34,6 +35,7 @@ type Config struct {
 // App is a running instance.
 type App struct {
 	Service    *service.Service
+	Ops        *ops.Ops         // the admin endpoints of Service
 	Views      *projections.Set // nil without DataDir
 	Ledger     *ledger.Ledger
 	Dispatcher *dispatch.Dispatcher
@@ -82,13 +84,14 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 		a.goBackground(ctx, func(ctx context.Context) { _ = a.Dispatcher.Run(ctx) })
-		svcCfg.Projections, svcCfg.Dispatcher = a.Views, a.Dispatcher
+		svcCfg.Projections = a.Views
 	}
 	if cfg.ReconcileEvery > 0 {
 		a.Reconciler = reconcile.NewPeriodic(js, cfg.ReconcileEvery, cfg.Logger)
 		a.goBackground(ctx, a.Reconciler.Run)
-		svcCfg.Reconciler = a.Reconciler
 	}
+	a.Ops = ops.New(a.opsConfig(svcCfg))
+	svcCfg.Extension = a.Ops
 	svc, err := service.New(ctx, nc, svcCfg)
 	if err != nil {
 		return nil, err
@@ -98,6 +101,22 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 	}
 	a.Service = svc
 	return a, nil
+}
+
+// opsConfig wires the parts that run into the operations; nil interfaces
+// stay nil.
+func (a *App) opsConfig(svc service.Config) ops.Config {
+	cfg := ops.Config{Logger: svc.Logger, RequestTimeout: svc.RequestTimeout}
+	if a.Views != nil {
+		cfg.Views = a.Views
+	}
+	if a.Dispatcher != nil {
+		cfg.Dispatch = a.Dispatcher
+	}
+	if a.Reconciler != nil {
+		cfg.Reconciler = a.Reconciler
+	}
+	return cfg
 }
 
 // goBackground runs f until Stop.
@@ -114,14 +133,18 @@ func (a *App) goBackground(ctx context.Context, f func(context.Context)) {
 	}()
 }
 
-// Stop stops taking requests, finishes those in flight, stops the
-// dispatcher and closes the read models (before the connection goes: the
+// Stop stops taking requests, finishes those in flight, stops the admin
+// jobs and the dispatcher, and closes the read models (before the connection goes: the
 // projectors and the dispatcher read on it).
 func (a *App) Stop(ctx context.Context) error {
 	var errs []error
 	if a.Service != nil {
 		errs = append(errs, a.Service.Stop(ctx))
 		a.Service = nil
+	}
+	if a.Ops != nil {
+		errs = append(errs, a.Ops.Stop(ctx)) // its jobs write the read models
+		a.Ops = nil
 	}
 	if a.stopBackground != nil {
 		a.stopBackground() // the dispatcher and the reconciler

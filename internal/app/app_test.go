@@ -10,7 +10,7 @@ import (
 
 	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/natstest"
-	"github.com/hongbao/hongbao/service"
+	"github.com/hongbao/hongbao/ops"
 )
 
 // TestInstance runs a whole instance as serve does, sends traffic, and
@@ -49,11 +49,11 @@ func TestInstance(t *testing.T) {
 		}
 	}
 	natstest.Eventually(t, 20*time.Second, func() error {
-		m, err := nc.Request(a.Service.AdminSubject("status"), []byte(`{}`), 5*time.Second)
+		m, err := nc.Request(a.Ops.Subject("status"), []byte(`{}`), 5*time.Second)
 		if err != nil {
 			return err
 		}
-		var st service.AdminStatus
+		var st ops.Status
 		if err := json.Unmarshal(m.Data, &st); err != nil {
 			return err
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/ledger"
+	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
@@ -31,6 +32,7 @@ type Env struct {
 	Views      *projections.Set
 	Ledger     *ledger.Ledger
 	Dispatcher *dispatch.Dispatcher
+	Ops        *ops.Ops // the admin endpoints of the last service started
 	Cfg        service.Config
 }
 
@@ -76,7 +78,6 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 	}
 	if h.Views != nil && !o.noDispatch {
 		h.Dispatcher = h.StartDispatcher()
-		h.Cfg.Dispatcher = h.Dispatcher
 	}
 	h.Svc = h.StartService(h.Srv.Conn(t))
 	return h
@@ -119,19 +120,44 @@ func (h *Env) StartProjections(dir string) *projections.Set {
 	return set
 }
 
-// StartService starts a service instance on nc with the Env's config;
-// stopped at cleanup.
+// StartService starts a service instance on nc with the Env's config and,
+// unless the config has an extension, its operations (h.Ops) on the Env's
+// read models and dispatcher, as internal/app wires them; stopped at
+// cleanup.
 func (h *Env) StartService(nc *nats.Conn) *service.Service {
 	h.T.Helper()
 	ctx := context.Background()
-	svc, err := service.New(ctx, nc, h.Cfg)
+	cfg := h.Cfg
+	var o *ops.Ops
+	if cfg.Extension == nil {
+		var oc ops.Config
+		if h.Views != nil {
+			oc.Views = h.Views
+		}
+		if h.Dispatcher != nil {
+			oc.Dispatch = h.Dispatcher
+		}
+		o = ops.New(oc)
+		cfg.Extension = o
+		h.Ops = o
+	}
+	svc, err := service.New(ctx, nc, cfg)
 	if err != nil {
 		h.T.Fatalf("service.New: %v", err)
 	}
 	if err := svc.Start(ctx); err != nil {
 		h.T.Fatalf("service.Start: %v", err)
 	}
-	h.T.Cleanup(func() { Stop(h.T, svc) })
+	h.T.Cleanup(func() {
+		Stop(h.T, svc)
+		if o != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := o.Stop(ctx); err != nil {
+				h.T.Errorf("ops.Stop: %v", err)
+			}
+		}
+	})
 	return svc
 }
 
@@ -311,4 +337,31 @@ func Eq[T comparable](t testing.TB, what string, got, want T) {
 	if got != want {
 		t.Fatalf("%s = %v, want %v", what, got, want)
 	}
+}
+
+// MicroStats asks svc for its $SRV.STATS, as `nats micro stats` does, and
+// returns its endpoints' stats by name.
+func (h *Env) MicroStats(svc *service.Service) map[string]*micro.EndpointStats {
+	h.T.Helper()
+	name := h.Cfg.Name
+	if name == "" {
+		name = "hongbao"
+	}
+	subject, err := micro.ControlSubject(micro.StatsVerb, name, svc.ID())
+	if err != nil {
+		h.T.Fatal(err)
+	}
+	m, err := h.NC.Request(subject, nil, RequestTimeout)
+	if err != nil {
+		h.T.Fatalf("%s: %v", subject, err)
+	}
+	var st micro.Stats
+	if err := json.Unmarshal(m.Data, &st); err != nil {
+		h.T.Fatalf("stats %s: %v", m.Data, err)
+	}
+	out := map[string]*micro.EndpointStats{}
+	for _, ep := range st.Endpoints {
+		out[ep.Name] = ep
+	}
+	return out
 }
