@@ -177,12 +177,7 @@ func (m *module) importChain(from, prefix string) string {
 // knownViolations are checks that are known to fail today, each with why
 // and what removes it. A listed check that passes fails the test: remove
 // the entry then.
-var knownViolations = map[string]string{
-	// TODO(merge): the read models are moving off the client contract in a
-	// parallel branch (projections keep their own row and reply types);
-	// remove this entry when that branch is merged.
-	"TestImports/projections-without-api": "projections/... still import api (reply types)",
-}
+var knownViolations = map[string]string{}
 
 // report fails t with the violations, unless t is a known violation, in
 // which case it logs them and fails only when there are none left.
