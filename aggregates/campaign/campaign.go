@@ -203,3 +203,29 @@ func (c *Campaign) Shakeable(now time.Time) error {
 	}
 	return nil
 }
+
+// CheckEnded cross-checks an ended campaign against the folds of all its
+// slices, as an auditor or the reconciler does: the campaign_ended totals
+// are the sums of the slices' (C1), every slice is closed (C6), and the
+// refund is what the slices left unopened.
+func CheckEnded(c *Campaign, slices []*Slice) error {
+	if c.Status != StatusEnded {
+		return fmt.Errorf("campaign %s is %s, not ended", c.ID, c.Status)
+	}
+	if len(slices) != c.Slices {
+		return fmt.Errorf("campaign %s: %d slices folded of %d", c.ID, len(slices), c.Slices)
+	}
+	var count, reserved int
+	var total int64
+	for k, s := range slices {
+		if s.K != k || !s.Closed {
+			return fmt.Errorf("campaign %s: slice %d (folded as %d) is not closed (C6)", c.ID, k, s.K)
+		}
+		count, total, reserved = count+s.OpenedCount, total+s.OpenedTotal, reserved+s.ReservedTo-s.Lo
+	}
+	if count != c.OpenedCount || total != c.OpenedTotal || reserved != c.Reserved || c.Refund != c.Total-total {
+		return fmt.Errorf("campaign %s: ended with %d opens (%d fen), %d reserved, refund %d; the slices hold %d opens (%d fen), %d reserved (C1)",
+			c.ID, c.OpenedCount, c.OpenedTotal, c.Reserved, c.Refund, count, total, reserved)
+	}
+	return nil
+}

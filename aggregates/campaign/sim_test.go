@@ -17,6 +17,13 @@ import (
 // exactly the amounts of the tickets not opened, re-derived from the seed.
 func TestSimulation(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
+	var crashes, opensTotal, reservations int
+	defer func() {
+		t.Logf("%d crashes, %d opens, %d reservations", crashes, opensTotal, reservations)
+		if crashes == 0 || opensTotal < 1000 || reservations < 1000 {
+			t.Errorf("the simulation exercised too little")
+		}
+	}()
 	for round := 0; round < 40; round++ {
 		h := newHarness(t)
 		count := 1 + r.IntN(400)
@@ -41,6 +48,7 @@ func TestSimulation(t *testing.T) {
 			switch x := r.IntN(20); {
 			case x == 0:
 				h.run(fmt.Sprintf("crash slice=%d", k))
+				crashes++
 			case x < 6 && len(won) > 0:
 				i := won[r.IntN(len(won))]
 				s := h.slice(SliceOf(count, h.c.Slices, i))
@@ -50,6 +58,7 @@ func TestSimulation(t *testing.T) {
 					if out := h.append(*ev); out[:13] != "ticket_opened" {
 						t.Fatal(out)
 					}
+					opensTotal++
 				case errors.Is(err, ErrAlreadyOpened), errors.Is(err, ErrLimit):
 				default:
 					t.Fatal(err)
@@ -64,6 +73,7 @@ func TestSimulation(t *testing.T) {
 					if out := h.maybe(s.Reserve(h.c, 1+r.IntN(5), now), nil); out[:16] != "tickets_reserved" {
 						t.Fatal(out)
 					}
+					reservations++
 					i, err = s.Shake(h.c, user, now)
 				}
 				switch {
@@ -97,6 +107,20 @@ func TestSimulation(t *testing.T) {
 		}
 		if out := h.maybe(h.c.End(end, closes)); out[:14] != "campaign_ended" {
 			t.Fatal(out)
+		}
+		var folded []*Slice
+		for k := 0; k < h.c.Slices; k++ {
+			s, err := FoldSlice(h.c, k, h.slices[k])
+			if err != nil {
+				t.Fatal(err)
+			}
+			folded = append(folded, s)
+		}
+		if err := CheckEnded(h.c, folded); err != nil {
+			t.Fatal(err)
+		}
+		if err := CheckEnded(h.c, folded[1:]); err == nil {
+			t.Fatal("CheckEnded accepted a missing slice")
 		}
 		for u, n := range opens {
 			if n > perUser {
@@ -147,5 +171,38 @@ func TestMatches(t *testing.T) {
 		if c.Matches(other, l) {
 			t.Errorf("a request with another %s matches", name)
 		}
+	}
+}
+
+// TestMemoryIndependentOfCount: a ten-million-ticket campaign's slice holds
+// one bit per reserved ticket and entries per opener, nothing per ticket
+// of the campaign.
+func TestMemoryIndependentOfCount(t *testing.T) {
+	h := newHarness(t)
+	h.run("create total=100000000000 count=10000000 ends=+1h slices=16")
+	h.run("pay id=p amount=100000000000")
+	s := h.slice(0)
+	if out := h.maybe(s.Reserve(h.c, 1000, t0), nil); out[:16] != "tickets_reserved" {
+		t.Fatal(out)
+	}
+	users := 0
+	for i := 0; users < 10; i++ {
+		user := fmt.Sprintf("u%d", i)
+		if HomeSlice(user, 16) != 0 {
+			continue
+		}
+		users++
+		idx, err := s.Shake(h.c, user, t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ev, err := s.Open(h.c, Ticket{Index: idx, User: user, KeyID: "k", Token: "t"}, t0); err != nil {
+			t.Fatal(err)
+		} else {
+			h.append(*ev)
+		}
+	}
+	if len(s.opened) != (1000+63)/64 || len(s.userOpens) != 10 || len(s.wins) != 10 {
+		t.Fatalf("bitmap %d words, %d openers, %d winners", len(s.opened), len(s.userOpens), len(s.wins))
 	}
 }
