@@ -22,8 +22,9 @@
 // the seed: Split.Amount(i) in O(log count) SHA-256 blocks (24 at ten
 // million tickets, ≈ 4 µs), Split.Sum(from, to) likewise; nothing is
 // materialised, and an auditor re-derives any ticket from CampaignCreated.
-// The shape is bell-like around total/count with a standard deviation of
-// about 0.6 of the mean, clamped to [min_share, max_share] (see Split).
+// The shape is right-skewed around the mean total/count (standard
+// deviation about 0.6 of it, a lucky tail up to about five times it),
+// clamped to [min_share, max_share] (see Split).
 //
 // # Shakes from memory, reservations ahead
 //
