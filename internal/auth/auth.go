@@ -83,13 +83,6 @@ func Ensure(dir, prefix string) (*Deployment, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return nil, fmt.Errorf("auth: %w", err)
-	}
-	if fi.Mode().Perm()&0o077 != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %v (want 0700)", ErrInsecure, dir, fi.Mode().Perm())
-	}
 	var present, missing []string
 	for _, f := range files() {
 		if _, err := os.Lstat(filepath.Join(dir, f)); err == nil {
@@ -102,12 +95,24 @@ func Ensure(dir, prefix string) (*Deployment, error) {
 	}
 	switch {
 	case len(present) == 0:
+		// A directory that existed before (say, created by an installer)
+		// is narrowed to its owner before any secret goes into it.
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("auth: %w", err)
+		}
 		if err := generate(dir, prefix); err != nil {
 			return nil, err
 		}
 	case len(missing) > 0:
 		return nil, fmt.Errorf("%w: %s lacks %s; restore them from a backup, or, if no credentials of this directory were handed out, remove the directory to generate new ones",
 			ErrIncomplete, dir, strings.Join(missing, ", "))
+	}
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		return nil, fmt.Errorf("%w: %s has mode %v (want 0700)", ErrInsecure, dir, fi.Mode().Perm())
 	}
 	return load(dir, prefix)
 }
@@ -333,7 +338,10 @@ func load(dir, prefix string) (*Deployment, error) {
 			for _, e := range ac.Exports {
 				exported = append(exported, string(e.Subject))
 			}
-			if !slices.Equal(exported, ServiceSubjects(prefix)) {
+			want := ServiceSubjects(prefix)
+			slices.Sort(exported)
+			slices.Sort(want)
+			if !slices.Equal(exported, want) {
 				return bad("the service account exports %v, not the subjects of prefix %q", exported, prefix)
 			}
 		}
