@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
@@ -175,4 +176,41 @@ func TestMigrateLegacyStoreKeepsStreams(t *testing.T) {
 		t.Fatal(err)
 	}
 	intact(t, js, "ENVELOPES", "envelope.>", 5, 0)
+}
+
+// TestInProcessPermissionNeedsCreds: the service's in-process connection
+// (no TCP listener) authenticates like any other.
+func TestInProcessPermissionNeedsCreds(t *testing.T) {
+	d, err := Ensure(t.TempDir(), prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := &server.Options{ServerName: "inproc", DontListen: true, JetStream: true, StoreDir: t.TempDir(), NoLog: true, NoSigs: true}
+	if err := d.ConfigureServer(opts); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns.Start()
+	t.Cleanup(func() { ns.Shutdown(); ns.WaitForShutdown() })
+	if !ns.ReadyForConnections(10 * time.Second) {
+		t.Fatal("not ready")
+	}
+	// Over the in-process pipe the refusal takes about 10s to surface (the
+	// connect timeout does not bound it); the refusal is what matters.
+	if nc, err := nats.Connect("", nats.InProcessServer(ns)); err == nil {
+		nc.Close()
+		t.Fatal("anonymous in-process connection accepted")
+	}
+	nc, err := nats.Connect("", nats.InProcessServer(ns), nats.UserCredentials(d.ServiceCreds))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.AccountInfo(ctx(t)); err != nil {
+		t.Fatalf("service account has no JetStream: %v", err)
+	}
 }
