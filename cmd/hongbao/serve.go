@@ -67,12 +67,8 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var srv *embedded.Server
 	syncAlways := false
 	if *natsURL != "" {
-		opts := []nats.Option{nats.Name("hongbao"), nats.MaxReconnects(-1)}
-		if *creds != "" {
-			opts = append(opts, nats.UserCredentials(*creds))
-		}
-		if nc, err = nats.Connect(*natsURL, opts...); err != nil {
-			return fmt.Errorf("connect %s: %w", *natsURL, err)
+		if nc, err = embedded.Dial(*natsURL, *creds, nats.Name("hongbao"), nats.MaxReconnects(-1)); err != nil {
+			return err
 		}
 	} else {
 		file := *confFile
