@@ -38,6 +38,10 @@ const (
 	defaultMaxMemoryStore = 256 << 20 // 256MB
 	defaultMaxFileStore   = 20 << 30  // 20GB
 
+	// natsDefaultSyncInterval is nats-server's own JetStream fsync
+	// interval, used when sync_interval is not set.
+	natsDefaultSyncInterval = 2 * time.Minute
+
 	// readyTimeout bounds how long Start waits for the server to accept
 	// connections.
 	readyTimeout = 10 * time.Second
@@ -82,7 +86,7 @@ type Sync struct {
 	// (sync_interval: always, the production setting).
 	Always bool
 	// Interval is the background fsync interval when Always is false;
-	// 0 means nats-server's own default (2 minutes).
+	// 0 means nats-server's own default, 2 minutes.
 	Interval time.Duration
 }
 
@@ -207,6 +211,12 @@ func Options(cfg Config) (*server.Options, error) {
 				return nil, fmt.Errorf("%w: negative sync interval %s", ErrConfig, cfg.Sync.Interval)
 			}
 			opts.SyncInterval = cfg.Sync.Interval
+			if opts.SyncInterval == 0 {
+				// Spelled out: after a config file that set sync_interval,
+				// nats-server would leave 0 in place (the file store still
+				// uses 2m, but the server would report 0).
+				opts.SyncInterval = natsDefaultSyncInterval
+			}
 		}
 	}
 	if cfg.DontListen {

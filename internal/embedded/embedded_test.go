@@ -327,7 +327,7 @@ func TestSyncOverride(t *testing.T) {
 		always bool
 		d      time.Duration
 	}{
-		{"default", Sync{}, false, 0}, // 0: nats-server applies its own 2 minutes
+		{"default", Sync{}, false, 2 * time.Minute},
 		{"interval", Sync{Interval: time.Second}, false, time.Second},
 		{"always", Sync{Always: true}, true, 0},
 	} {
