@@ -8,7 +8,7 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/hongbao/hongbao/bench"
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/bench"
 )
 
 const benchSynopsis = `Drives a real hongbao service over NATS request/reply from many concurrent
