@@ -370,3 +370,10 @@ func TestDial(t *testing.T) {
 		t.Errorf("Dial to nowhere: err = %v, want an error without the password", err)
 	}
 }
+
+func TestRedactURL(t *testing.T) {
+	got := RedactURL("nats://u:secret@h:4222, nats://tok@h2:4222,nats://h3:4222")
+	if strings.Contains(got, "secret") || strings.Contains(got, "tok@") || !strings.Contains(got, "h3:4222") {
+		t.Errorf("RedactURL = %s", got)
+	}
+}

@@ -51,6 +51,12 @@ type Config struct {
 	NATSURL string
 	Creds   string // credentials file for NATSURL
 	Prefix  string // subject prefix of the service ("hongbao")
+	// ConfigFile is the embedded server's configuration, as serve reads
+	// it (nats.conf); empty means the built-in defaults equal to the
+	// repository's nats.conf. Its store_dir and listeners are replaced (a
+	// temporary directory, in-process connections only) and its
+	// sync_interval by Sync.
+	ConfigFile string
 	// Sync is the embedded server's JetStream fsync policy, SyncAlways or
 	// SyncDefault. It must be empty with NATSURL: that server's setting
 	// is what it is.
@@ -171,6 +177,8 @@ func (c *Config) Validate() error {
 	switch {
 	case c.NATSURL == "" && c.Sync != SyncAlways && c.Sync != SyncDefault:
 		return bad("sync %q: want %s or %s", c.Sync, SyncAlways, SyncDefault)
+	case c.NATSURL != "" && c.ConfigFile != "":
+		return bad("config is for the embedded server: not with a NATS URL")
 	case c.NATSURL != "" && c.Sync != "":
 		return bad("sync is the setting of the server at %s, not of the benchmark", c.NATSURL)
 	case c.Prefix == "" || strings.ContainsAny(c.Prefix, " *>"):

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
@@ -231,7 +232,7 @@ func newReport(c *Config, runID string) *Report {
 		HongbaoVersion: service.Version, NATSGoVersion: nats.Version,
 	}
 	if c.NATSURL != "" {
-		s.Target, s.Sync, s.Instance = redactURL(c.NATSURL), "server", "external"
+		s.Target, s.Sync, s.Instance = embedded.RedactURL(c.NATSURL), "server", "external"
 	}
 	return &Report{Settings: s, Scenarios: map[string]*Result{}, Ceilings: map[string]*Result{}, setup: map[string]float64{}, start: now}
 }

@@ -4,25 +4,23 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/hongbao/hongbao/internal/app"
+	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/service"
 )
 
 // env is the server and service under test.
 type env struct {
 	cfg *Config
-	ns  *server.Server // nil with NATSURL
-	dir string         // temporary store directory, removed at close
+	srv *embedded.Server // nil with NATSURL
+	dir string           // temporary store directory, removed at close
 
 	app     *app.App
 	svcConn *nats.Conn
@@ -32,7 +30,10 @@ type env struct {
 }
 
 // startEnv starts the embedded server and service, or checks that the
-// server at NATSURL is reachable.
+// server at NATSURL is reachable. The embedded server is configured as
+// serve configures it (Config.ConfigFile, or the built-in nats.conf
+// defaults), with its store in a temporary directory, no listener, and
+// the fsync policy of Config.Sync.
 func startEnv(ctx context.Context, cfg *Config) (_ *env, err error) {
 	e := &env{cfg: cfg}
 	defer func() {
@@ -46,25 +47,15 @@ func startEnv(ctx context.Context, cfg *Config) (_ *env, err error) {
 	if e.dir, err = os.MkdirTemp(cfg.Dir, "hongbao-bench-*"); err != nil {
 		return nil, fmt.Errorf("bench: store directory: %w", err)
 	}
-	opts := &server.Options{
-		ServerName: "hongbao-bench",
-		JetStream:  true,
+	e.srv, err = embedded.Start(ctx, embedded.Config{
+		ConfigFile: cfg.ConfigFile,
 		StoreDir:   e.dir,
 		DontListen: true,
-		NoLog:      true,
-		NoSigs:     true,
-		SyncAlways: cfg.Sync == SyncAlways,
-		// SyncDefault leaves SyncInterval 0: nats-server's own default (2m).
-	}
-	if e.ns, err = server.NewServer(opts); err != nil {
-		return nil, fmt.Errorf("bench: nats-server: %w", err)
-	}
-	e.ns.Start()
-	if !e.ns.ReadyForConnections(10 * time.Second) {
-		return nil, errors.New("bench: nats-server not ready for connections after 10s")
-	}
-	if !e.ns.JetStreamEnabled() {
-		return nil, errors.New("bench: nats-server started without JetStream")
+		// SyncDefault: nats-server's own default interval (2m).
+		Sync: &embedded.Sync{Always: cfg.Sync == SyncAlways},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	if e.svcConn, err = e.connect("hongbao"); err != nil {
 		return nil, err
@@ -92,17 +83,15 @@ func (e *env) groupCommit() bool {
 // connect opens a new connection to the server under test; it is closed
 // by close.
 func (e *env) connect(name string) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
-	url := e.cfg.NATSURL
-	if e.ns != nil {
-		url = ""
-		opts = append(opts, nats.InProcessServer(e.ns))
-	} else if e.cfg.Creds != "" {
-		opts = append(opts, nats.UserCredentials(e.cfg.Creds))
+	var nc *nats.Conn
+	var err error
+	if e.srv != nil {
+		nc, err = e.srv.Connect(nats.Name(name), nats.MaxReconnects(-1))
+	} else {
+		nc, err = embedded.Dial(e.cfg.NATSURL, e.cfg.Creds, nats.Name(name), nats.MaxReconnects(-1))
 	}
-	nc, err := nats.Connect(url, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("bench: connect %s: %w", redactURL(url), err)
+		return nil, fmt.Errorf("bench: %w", err)
 	}
 	e.connsMu.Lock()
 	e.conns = append(e.conns, nc)
@@ -126,10 +115,9 @@ func (e *env) close() error {
 	}
 	e.conns = nil
 	e.connsMu.Unlock()
-	if e.ns != nil {
-		e.ns.Shutdown()
-		e.ns.WaitForShutdown()
-		e.ns = nil
+	if e.srv != nil {
+		e.srv.Shutdown()
+		e.srv = nil
 	}
 	if e.dir != "" {
 		err = errors.Join(err, os.RemoveAll(e.dir))
@@ -140,24 +128,9 @@ func (e *env) close() error {
 
 // syncSetting reports the embedded server's fsync policy.
 func (e *env) syncSetting() (always bool, interval time.Duration, ok bool) {
-	if e.ns == nil {
+	if e.srv == nil {
 		return false, 0, false
 	}
-	c := e.ns.JetStreamConfig()
-	if c == nil {
-		return false, 0, false
-	}
-	return c.SyncAlways, c.SyncInterval, true
-}
-
-// redactURL hides passwords and tokens in a NATS URL list.
-func redactURL(s string) string {
-	parts := strings.Split(s, ",")
-	for i, p := range parts {
-		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
-			u.User = url.User("xxx")
-			parts[i] = u.String()
-		}
-	}
-	return strings.Join(parts, ",")
+	always, interval = e.srv.SyncInterval()
+	return always, interval, true
 }
