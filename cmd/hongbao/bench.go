@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 
 	"github.com/hongbao/hongbao/cmd/hongbao/internal/bench"
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 )
 
 const benchSynopsis = `Drives a real hongbao service over NATS request/reply from many concurrent
@@ -135,7 +136,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.RebuildEvents, cfg.Preload = *rbEvents, *preload
 	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = *reqTO, *timeout, log
 	if !*quiet {
-		cfg.Progress, cfg.ProgressInPlace = stderr, benchIsTerminal(stderr)
+		cfg.Progress, cfg.ProgressInPlace = stderr, progress.IsTerminal(stderr)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -166,14 +167,4 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = errors.New("some outcomes were wrong (see the checks)")
 	}
 	return err
-}
-
-// benchIsTerminal reports whether w is a character device (a terminal).
-func benchIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -561,37 +561,6 @@ func TestPreload(t *testing.T) {
 	}
 }
 
-func TestProgress(t *testing.T) {
-	for _, inPlace := range []bool{false, true} {
-		var buf syncBuffer
-		p := &progress{w: &buf, inPlace: inPlace, every: time.Millisecond}
-		ph := p.begin("spread", "opens", 20_000)
-		ph.done.Add(12_345)
-		natstest.Eventually(t, 10*time.Second, func() error {
-			if !strings.Contains(buf.String(), "spread: 12,345/20,000 opens, ") || !strings.Contains(buf.String(), ", ETA ") {
-				return errors.New("no progress line yet")
-			}
-			return nil
-		})
-		ph.end()
-		ph.end() // twice is fine
-		out := buf.String()
-		if !strings.Contains(out, "spread: 12,345/20,000 opens in ") {
-			t.Errorf("no final line: %q", out)
-		}
-		if got := strings.Contains(out, "\r"); got != inPlace {
-			t.Errorf("in place %v: \\r in %q", inPlace, out)
-		}
-		if !strings.HasSuffix(out, "\n") {
-			t.Errorf("in place %v: final line not ended: %q", inPlace, out)
-		}
-	}
-	var nilProgress *progress
-	ph := nilProgress.begin("x", "ops", 1) // no writer: counts, prints nothing
-	ph.done.Add(1)
-	ph.end()
-}
-
 func TestJSONScan(t *testing.T) {
 	open := []byte(`{"status":"opened","amount":5576,"index":1,"remaining_count":2,"seq":5}`)
 	if s := string(jsonString(open, "status")); s != "opened" {

@@ -105,7 +105,7 @@ func (c *client) request(subject string, body []byte) *nats.Msg {
 // connection; op reports whether it was answered (its latency counts).
 // It returns when every op is done or ctx is.
 func (r *runner) drive(ctx context.Context, name, unit string, n int, op func(c *client, i int) bool) (*Result, error) {
-	ph := r.prog.begin(name, unit, n)
+	ph := r.prog.Start(name, unit, int64(n))
 	h := newHistogram(n)
 	clients := min(r.cfg.Clients, n)
 	tallies := make([]tally, clients)
@@ -124,21 +124,21 @@ func (r *runner) drive(ctx context.Context, name, unit string, n int, op func(c 
 				if op(c, i) {
 					h.record(time.Since(t0))
 				}
-				ph.done.Add(1)
+				ph.Add(1)
 			}
 			tallies[w] = c.tally
 		})
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
-	ph.end()
+	ph.Finish()
 	t := newTally()
 	for i := range tallies {
 		t.merge(&tallies[i])
 	}
-	res := newResult(name, unit, clients, ph.done.Load(), elapsed, &t, h)
+	res := newResult(name, unit, clients, ph.Count(), elapsed, &t, h)
 	if err := ctx.Err(); err != nil {
-		return res, fmt.Errorf("bench: %s: %d of %d %s done: %w", name, ph.done.Load(), n, unit, err)
+		return res, fmt.Errorf("bench: %s: %d of %d %s done: %w", name, ph.Count(), n, unit, err)
 	}
 	return res, nil
 }
@@ -157,7 +157,7 @@ func (r *runner) burst(ctx context.Context, name, unit string, n int, subject fu
 	sent := make([]atomic.Int64, n)
 	got := make([]atomic.Bool, n)
 	h := newHistogram(n)
-	ph := r.prog.begin(name, unit, n)
+	ph := r.prog.Start(name, unit, int64(n))
 
 	var mu sync.Mutex // guards t, h and last: Unsubscribe does not wait for a running handler
 	t := newTally()
@@ -178,20 +178,20 @@ func (r *runner) burst(ctx context.Context, name, unit string, n int, subject fu
 		}
 		last = now
 		mu.Unlock()
-		ph.done.Add(1)
+		ph.Add(1)
 		if left.Add(-1) == 0 {
 			close(all)
 		}
 	})
 	if err != nil {
-		ph.end()
+		ph.Finish()
 		return nil, fmt.Errorf("bench: %s: subscribe: %w", name, err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	// Replies of a burst arrive faster than the handler may take them.
 	_ = sub.SetPendingLimits(-1, -1)
 	if err := r.nc.Flush(); err != nil {
-		ph.end()
+		ph.Finish()
 		return nil, fmt.Errorf("bench: %s: flush: %w", name, err)
 	}
 
@@ -203,7 +203,7 @@ func (r *runner) burst(ctx context.Context, name, unit string, n int, subject fu
 			t.transportErr(msgs[i].Subject, err)
 			mu.Unlock()
 			got[i].Store(true)
-			ph.done.Add(1)
+			ph.Add(1)
 			if left.Add(-1) == 0 {
 				close(all)
 			}
@@ -220,7 +220,7 @@ func (r *runner) burst(ctx context.Context, name, unit string, n int, subject fu
 		cerr = ctx.Err()
 	}
 	_ = sub.Unsubscribe()
-	ph.end()
+	ph.Finish()
 
 	mu.Lock()
 	defer mu.Unlock()

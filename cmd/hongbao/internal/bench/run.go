@@ -12,6 +12,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 )
 
 // Run runs the selected scenarios and the ceilings they are compared with,
@@ -30,7 +32,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 
-	r := &runner{cfg: cfg, runID: newRunID(), prog: &progress{w: cfg.Progress, inPlace: cfg.ProgressInPlace, every: cfg.ProgressInterval}}
+	r := &runner{cfg: cfg, runID: newRunID(), prog: progress.New(cfg.Progress, cfg.ProgressInPlace, cfg.ProgressInterval)}
 	r.rep = newReport(&r.cfg, r.runID)
 	env, err := startEnv(ctx, &r.cfg)
 	if err != nil {
@@ -63,7 +65,7 @@ type runner struct {
 	env   *env
 	nc    *nats.Conn          // the clients' connection; never the service's
 	js    jetstream.JetStream // on nc, made by clientJS
-	prog  *progress
+	prog  *progress.Printer
 	rep   *Report
 
 	spreadIDs, grabIDs []string
