@@ -8,16 +8,18 @@ import (
 	"os"
 	"runtime/pprof"
 
-	"github.com/hongbao/hongbao/bench"
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/bench"
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 )
 
 const benchSynopsis = `Drives a real hongbao service over NATS request/reply from many concurrent
 clients, and measures in the same run, on the same server and durability
 settings, the ceilings of the machine, so that every figure is also a ratio.
 
-By default it starts an embedded NATS server (JetStream in a temporary
-directory under --dir, sync per --sync) and an in-process service; the clients
-use a connection of their own. With --nats-url it targets a hongbao service
+By default it starts an embedded NATS server configured as serve's (--config,
+nats.conf), but with JetStream in a temporary directory under --dir, no
+listener, and sync per --sync, and an in-process service; the clients use a
+connection of their own. With --nats-url it targets a hongbao service
 already running behind that server (wraps, pays and opens real envelopes of
 sender "bench" there, and creates and deletes the stream BENCH_RAW).
 
@@ -69,6 +71,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		natsURL   = fs.String("nats-url", "", "target the hongbao service behind this NATS server instead of an embedded one")
 		creds     = fs.String("creds", "", "NATS credentials file for --nats-url")
 		prefix    = fs.String("prefix", def.Prefix, "subject prefix of the service")
+		confFile  = fs.String("config", "nats.conf", "embedded server configuration, read as serve reads it (built-in defaults equal to the repository's nats.conf when the file is absent and the flag is not set); --sync replaces its sync_interval, a temporary directory its store; not with --nats-url")
 		syncMode  = fs.String("sync", def.Sync, "embedded server's JetStream fsync: always (before every ack, as nats.conf) or default (JetStream's 2 minute interval); not with --nats-url")
 		dir       = fs.String("dir", "", "parent of the embedded server's temporary store directory (the disk measured); default the system temporary directory")
 		scenarios = fs.String("scenario", "all", "scenarios to run: spread, grab, wrap, hot, rebuild (comma-separated) or all")
@@ -108,11 +111,15 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg := def
 	cfg.NATSURL, cfg.Creds, cfg.Prefix, cfg.Dir = *natsURL, *creds, *prefix, *dir
 	cfg.Sync = *syncMode
+	cfg.ConfigFile = natsConfFile(*confFile, flagSet(fs.Visit, "config"))
 	if cfg.NATSURL != "" {
 		if flagSet(fs.Visit, "sync") {
 			return fmt.Errorf("%w: --sync is the setting of the server at --nats-url, not of the benchmark", errUsage)
 		}
-		cfg.Sync = ""
+		if flagSet(fs.Visit, "config") {
+			return fmt.Errorf("%w: --config is for the embedded server, not with --nats-url", errUsage)
+		}
+		cfg.Sync, cfg.ConfigFile = "", ""
 	}
 	cfg.CoreOnly = *coreOnly
 	cfg.GroupCommit = *group
@@ -129,7 +136,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cfg.RebuildEvents, cfg.Preload = *rbEvents, *preload
 	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = *reqTO, *timeout, log
 	if !*quiet {
-		cfg.Progress, cfg.ProgressInPlace = stderr, benchIsTerminal(stderr)
+		cfg.Progress, cfg.ProgressInPlace = stderr, progress.IsTerminal(stderr)
 	}
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("%w: %v", errUsage, err)
@@ -160,14 +167,4 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = errors.New("some outcomes were wrong (see the checks)")
 	}
 	return err
-}
-
-// benchIsTerminal reports whether w is a character device (a terminal).
-func benchIsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }

@@ -4,10 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nats.go/micro"
 
-	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
 )
@@ -27,21 +26,16 @@ var errDifferences = errors.New("the rebuilt projection differs from the live on
 
 // opsFlags are the flags shared by status and rebuild.
 type opsFlags struct {
-	natsURL, data, config, instance, name, prefix string
-	offline, json                                 bool
+	connFlags
+	instance, name, prefix string
+	json                   bool
 }
 
-func (o *opsFlags) register(fs interface {
-	StringVar(*string, string, string, string)
-	BoolVar(*bool, string, bool, string)
-}) {
-	fs.StringVar(&o.natsURL, "nats-url", "nats://127.0.0.1:4222", "NATS server of the running service")
+func (o *opsFlags) register(fs *flag.FlagSet) {
+	o.connFlags.register(fs, "NATS server of the running service; when it does not answer, --data is opened instead")
 	fs.StringVar(&o.instance, "instance", "", "service instance id (see 'nats micro info hongbao'); needed when several run")
 	fs.StringVar(&o.name, "name", "hongbao", "micro service name")
 	fs.StringVar(&o.prefix, "prefix", "hongbao", "subject prefix of the service")
-	fs.BoolVar(&o.offline, "offline", false, "do not look for a running service: open --data directly (the service must be stopped)")
-	fs.StringVar(&o.data, "data", "./data", "offline: the data directory of a stopped service")
-	fs.StringVar(&o.config, "config", "nats.conf", "offline without a NATS server at --nats-url: embedded server configuration")
 	fs.BoolVar(&o.json, "json", false, "print JSON")
 }
 
@@ -135,21 +129,15 @@ func (o *opsFlags) openOffline(ctx context.Context, nc *nats.Conn, log *slog.Log
 	}
 	// Pebble's lock refuses while a service has these databases open.
 	if nc == nil {
-		file := o.config
-		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-			file = ""
-		}
-		srv, err := embedded.Start(ctx, embedded.Config{ConfigFile: file, StoreDir: filepath.Clean(o.data), DontListen: true})
+		enc, closeEmbedded, err := o.openEmbedded(ctx, "hongbao-ops")
 		if err != nil {
 			return nil, err
 		}
-		closers = append(closers, srv.Shutdown)
-		if nc, err = srv.Connect(); err != nil {
-			t.close()
-			return nil, err
-		}
+		nc = enc
+		closers = append(closers, closeEmbedded)
+	} else {
+		closers = append(closers, nc.Close)
 	}
-	closers = append(closers, nc.Close)
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.close()

@@ -1,70 +1,50 @@
 package main
 
 import (
-	"fmt"
 	"io"
-	"os"
 	"time"
 
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 	"github.com/hongbao/hongbao/projections"
 )
 
-// progressPrinter shows rebuild progress: rewritten in place on a terminal,
-// a line a second otherwise.
+// progressPrinter shows the progress reports of rebuild and verify jobs
+// with the command's printer (package progress): one bar per projection
+// and phase, rewritten in place on a terminal, a line a second otherwise.
 type progressPrinter struct {
-	w    io.Writer
-	tty  bool
-	last time.Time
-	open bool
+	p   *progress.Printer
+	bar *progress.Bar
+	key string // projection and phase of bar
 }
 
 func newProgressPrinter(w io.Writer) *progressPrinter {
-	p := &progressPrinter{w: w}
-	if f, ok := w.(*os.File); ok {
-		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
+	return &progressPrinter{p: progress.New(w, progress.IsTerminal(w), time.Second)}
 }
 
-func (p *progressPrinter) show(pr projections.Progress) {
+// show reports one job's progress; a new projection or phase starts a new
+// bar, and phase "done" finishes it.
+func (pp *progressPrinter) show(pr projections.Progress) {
 	if pr.Projection == "" {
 		return // a job that has not reported yet
 	}
-	line := progressLine(pr)
-	if p.tty {
-		fmt.Fprintf(p.w, "\r\033[K%s", line)
-		p.open = true
-		return
+	key := pr.Projection + " " + pr.Phase
+	if pr.Phase == "done" && pp.bar != nil {
+		key = pp.key // the last phase's bar ends at its total
 	}
-	if time.Since(p.last) >= time.Second || pr.Phase == "done" {
-		fmt.Fprintln(p.w, line)
-		p.last = time.Now()
+	if key != pp.key || pp.bar == nil {
+		pp.done()
+		pp.bar, pp.key = pp.p.Start(key, "events", int64(pr.Total)), key
 	}
-}
-
-func (p *progressPrinter) done() {
-	if p.open {
-		fmt.Fprintln(p.w)
-		p.open = false
+	pp.bar.Set(int64(pr.Position))
+	if pr.Phase == "done" {
+		pp.done()
 	}
 }
 
-func progressLine(pr projections.Progress) string {
-	pct := 100.0
-	if pr.Total > 0 {
-		pct = 100 * float64(pr.Position) / float64(pr.Total)
+// done finishes the current bar, if any.
+func (pp *progressPrinter) done() {
+	if pp.bar != nil {
+		pp.bar.Finish()
+		pp.bar, pp.key = nil, ""
 	}
-	const width = 24
-	filled := int(pct / 100 * width)
-	bar := make([]byte, width)
-	for i := range bar {
-		bar[i] = '.'
-		if i < filled {
-			bar[i] = '#'
-		}
-	}
-	return fmt.Sprintf("%-7s %-8s [%s] %5.1f%% %d/%d  %.0f events/s  ETA %s",
-		pr.Projection, pr.Phase, bar, pct, pr.Position, pr.Total, pr.Rate, pr.ETA.Round(time.Second))
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/reconcile"
 )
@@ -25,21 +24,13 @@ import (
 // errDiscrepancies: the money does not add up (exit status 1).
 var errDiscrepancies = errors.New("invariants broken")
 
-const defaultStoreURL = "nats://127.0.0.1:4222"
-
 // storeFlags say where the streams are, for reconcile and audit: the NATS
 // server at --nats-url (a running service's), or, when none answers there,
 // the data directory of a stopped service opened with an embedded server.
-type storeFlags struct {
-	natsURL, data, config string
-	offline               bool
-}
+type storeFlags struct{ connFlags }
 
 func (o *storeFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&o.natsURL, "nats-url", defaultStoreURL, "NATS server holding the streams; when the default does not answer, --data is opened instead (a URL given explicitly must answer)")
-	fs.StringVar(&o.data, "data", "./data", "data directory of a stopped service, opened with an embedded server (JetStream under <data>/jetstream)")
-	fs.StringVar(&o.config, "config", "nats.conf", "embedded server configuration for --data (built-in defaults when the file is absent)")
-	fs.BoolVar(&o.offline, "offline", false, "do not try --nats-url: open --data")
+	o.connFlags.register(fs, "NATS server holding the streams; when the default does not answer, --data is opened instead (a URL given explicitly must answer)")
 }
 
 // storeConn is an open connection to the streams.
@@ -73,26 +64,16 @@ func (o *storeFlags) connect(ctx context.Context, fs *flag.FlagSet) (*storeConn,
 	if _, err := os.Stat(filepath.Join(store, "jetstream")); err != nil {
 		return nil, fmt.Errorf("no JetStream store under %s (and no NATS server at %s): %w", store, o.natsURL, err)
 	}
-	file := o.config
-	if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-		file = ""
-	}
-	srv, err := embedded.Start(ctx, embedded.Config{ConfigFile: file, StoreDir: store, DontListen: true})
+	nc, closeAll, err := o.openEmbedded(ctx, "hongbao-reconcile")
 	if err != nil {
-		return nil, err
-	}
-	nc, err := srv.Connect(nats.Name("hongbao-reconcile"))
-	if err != nil {
-		srv.Shutdown()
 		return nil, err
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
-		nc.Close()
-		srv.Shutdown()
+		closeAll()
 		return nil, err
 	}
-	return &storeConn{js: js, where: "embedded server on " + store, close: func() { nc.Close(); srv.Shutdown() }}, nil
+	return &storeConn{js: js, where: "embedded server on " + store, close: closeAll}, nil
 }
 
 const reconcileSynopsis = `Replays the ENVELOPES stream against the LEDGER stream and proves that no money

@@ -67,18 +67,13 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	var srv *embedded.Server
 	syncAlways := false
 	if *natsURL != "" {
-		opts := []nats.Option{nats.Name("hongbao"), nats.MaxReconnects(-1)}
-		if *creds != "" {
-			opts = append(opts, nats.UserCredentials(*creds))
-		}
-		if nc, err = nats.Connect(*natsURL, opts...); err != nil {
-			return fmt.Errorf("connect %s: %w", *natsURL, err)
+		if nc, err = embedded.Dial(*natsURL, *creds, nats.Name("hongbao"), nats.MaxReconnects(-1)); err != nil {
+			return err
 		}
 	} else {
-		file := *confFile
-		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) && !flagSet(fs.Visit, "config") {
-			log.Warn("no nats.conf here; using the built-in defaults", "looked_for", file)
-			file = ""
+		file := natsConfFile(*confFile, flagSet(fs.Visit, "config"))
+		if file == "" {
+			log.Warn("no nats.conf here; using the built-in defaults", "looked_for", *confFile)
 		}
 		srv, err = embedded.Start(ctx, embedded.Config{ConfigFile: file, StoreDir: filepath.Clean(*dataDir), Listen: *listen, Logger: log})
 		if err != nil {
@@ -113,6 +108,17 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}
 	log.Info("stopped")
 	return err
+}
+
+// natsConfFile returns the embedded server's configuration file to load:
+// path, or "" (the built-in defaults, equal to the repository's nats.conf)
+// when path does not exist and was not given explicitly. An explicit path
+// that does not exist is returned as it is, so that loading it fails.
+func natsConfFile(path string, explicit bool) string {
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !explicit {
+		return ""
+	}
+	return path
 }
 
 // flagSet reports whether the named flag was given on the command line.

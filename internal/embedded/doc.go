@@ -1,10 +1,21 @@
-// Package embedded runs the NATS server in-process for `hongbao serve`.
+// Package embedded is the project's one way to run nats-server in-process
+// and to connect to NATS: `hongbao serve`, `hongbao bench`, the offline
+// tools (reconcile, audit, status, rebuild over --data) and, through
+// package natstest, the tests all start their servers here.
+//
+// [Options] builds the server options, [StartOptions] starts a server from
+// them and waits until it accepts connections with JetStream; [Start] does
+// both. [Server.Connect] connects in-process (also with DontListen);
+// [Dial] connects to a NATS server by URL (--nats-url).
 //
 // The server is configured from a nats.conf file (the repository's nats.conf
 // is the reference) or, when no file is given, from built-in defaults equal
 // to that file: JetStream enabled with sync_interval "always", so that every
 // acknowledged publish has been fsynced to disk. Money streams depend on
-// that; see the comments in nats.conf.
+// that; see the comments in nats.conf. [Config] overrides the store
+// directory, the listen address, the listeners altogether (DontListen) and
+// the fsync policy ([Sync]; the bench measures both policies on one
+// configuration).
 //
 // The process owns signal handling, so the embedded server never installs
 // signal handlers. Server logs are forwarded to a [log/slog.Logger].

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,10 @@ const (
 	defaultStoreDir       = "./data/jetstream"
 	defaultMaxMemoryStore = 256 << 20 // 256MB
 	defaultMaxFileStore   = 20 << 30  // 20GB
+
+	// natsDefaultSyncInterval is nats-server's own JetStream fsync
+	// interval, used when sync_interval is not set.
+	natsDefaultSyncInterval = 2 * time.Minute
 
 	// readyTimeout bounds how long Start waits for the server to accept
 	// connections.
@@ -67,10 +72,22 @@ type Config struct {
 	// port and no HTTP monitoring port. Only in-process connections
 	// ([Server.Connect]) are possible. Meant for tests.
 	DontListen bool
+	// Sync overrides the config file's sync_interval when not nil.
+	Sync *Sync
 	// Logger receives the server's logs. Nil discards them. Debug and trace
 	// output is produced only when the logger is enabled for
 	// [slog.LevelDebug] or [LevelTrace] respectively.
 	Logger *slog.Logger
+}
+
+// Sync is JetStream's fsync policy (nats.conf's sync_interval).
+type Sync struct {
+	// Always fsyncs every write before it is acknowledged
+	// (sync_interval: always, the production setting).
+	Always bool
+	// Interval is the background fsync interval when Always is false;
+	// 0 means nats-server's own default, 2 minutes.
+	Interval time.Duration
 }
 
 // Server is a running in-process nats-server with JetStream enabled.
@@ -87,17 +104,30 @@ type Server struct {
 
 // Start configures and starts an in-process NATS server with JetStream and
 // waits until it accepts connections. ctx bounds the start-up only; once
-// Start has returned, the server runs until [Server.Shutdown].
+// Start has returned, the server runs until [Server.Shutdown]. It is
+// [Options] followed by [StartOptions].
 func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	opts, err := options(cfg)
+	opts, err := Options(cfg)
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Logger != nil && !opts.SyncAlways {
-		cfg.Logger.Warn("JetStream sync_interval is not 'always': acknowledged writes can be lost on power failure",
+	return StartOptions(ctx, opts, cfg.Logger)
+}
+
+// StartOptions starts an in-process server from options made by [Options]
+// (and possibly adjusted, e.g. a port fixed for a restart) and waits until
+// it accepts connections with JetStream enabled. The server owns opts from
+// then on: pass a Clone to start several from one template. log receives
+// the server's logs; nil discards them (opts.NoLog should then be true).
+func StartOptions(ctx context.Context, opts *server.Options, log *slog.Logger) (*Server, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrStart, err)
+	}
+	if log != nil && !opts.SyncAlways {
+		log.Warn("JetStream sync_interval is not 'always': acknowledged writes can be lost on power failure",
 			"component", "embedded", "sync_interval", opts.SyncInterval)
 	}
 	ns, err := server.NewServer(opts)
@@ -113,7 +143,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		syncAlways:   opts.SyncAlways,
 		syncInterval: opts.SyncInterval,
 	}
-	logs := newLogAdapter(cfg.Logger)
+	logs := newLogAdapter(log)
 	ns.SetLoggerV2(logs, logs.enabled(slog.LevelDebug), logs.enabled(LevelTrace), false)
 	ns.Start()
 
@@ -149,9 +179,10 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	return srv, nil
 }
 
-// options builds the server options from cfg: the config file or the
-// defaults, then the overrides.
-func options(cfg Config) (*server.Options, error) {
+// Options builds the server options from cfg: the config file or the
+// built-in defaults, then the overrides. Signal handlers are always off;
+// logging is off when cfg.Logger is nil.
+func Options(cfg Config) (*server.Options, error) {
 	var opts *server.Options
 	if cfg.ConfigFile != "" {
 		o, err := server.ProcessConfigFile(cfg.ConfigFile)
@@ -172,6 +203,21 @@ func options(cfg Config) (*server.Options, error) {
 			return nil, err
 		}
 		opts.Host, opts.Port = host, port
+	}
+	if cfg.Sync != nil {
+		opts.SyncAlways, opts.SyncInterval = cfg.Sync.Always, 0
+		if !cfg.Sync.Always {
+			if cfg.Sync.Interval < 0 {
+				return nil, fmt.Errorf("%w: negative sync interval %s", ErrConfig, cfg.Sync.Interval)
+			}
+			opts.SyncInterval = cfg.Sync.Interval
+			if opts.SyncInterval == 0 {
+				// Spelled out: after a config file that set sync_interval,
+				// nats-server would leave 0 in place (the file store still
+				// uses 2m, but the server would report 0).
+				opts.SyncInterval = natsDefaultSyncInterval
+			}
+		}
 	}
 	if cfg.DontListen {
 		opts.DontListen = true
@@ -237,6 +283,33 @@ func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
 	}
 	return nc, nil
+}
+
+// Dial connects to the NATS server at url (a comma-separated list), not an
+// embedded one, authenticating with the credentials file creds when it is
+// not empty; opts are applied after. Passwords and tokens in url are
+// redacted in the error.
+func Dial(url, creds string, opts ...nats.Option) (*nats.Conn, error) {
+	if creds != "" {
+		opts = append([]nats.Option{nats.UserCredentials(creds)}, opts...)
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: connect %s: %w", RedactURL(url), err)
+	}
+	return nc, nil
+}
+
+// RedactURL hides passwords and tokens in a NATS URL list.
+func RedactURL(s string) string {
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = url.User("xxx")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
 }
 
 // ClientURL returns the URL TCP clients connect to, or "" when the server

@@ -317,3 +317,63 @@ func writeConf(t *testing.T, text string) string {
 	}
 	return p
 }
+
+// TestSyncOverride: Config.Sync replaces nats.conf's sync_interval (the
+// benchmark measures both policies on the same configuration).
+func TestSyncOverride(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		sync   Sync
+		always bool
+		d      time.Duration
+	}{
+		{"default", Sync{}, false, 2 * time.Minute},
+		{"interval", Sync{Interval: time.Second}, false, time.Second},
+		{"always", Sync{Always: true}, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, err := Start(t.Context(), Config{ConfigFile: natsConf, StoreDir: t.TempDir(), DontListen: true, Sync: &tc.sync})
+			if err != nil {
+				t.Fatalf("Start: %v", err)
+			}
+			t.Cleanup(srv.Shutdown)
+			always, d := srv.SyncInterval()
+			if always != tc.always || (!always && d != tc.d) {
+				t.Errorf("SyncInterval() = (%v, %s), want (%v, %s)", always, d, tc.always, tc.d)
+			}
+		})
+	}
+	if _, err := Options(Config{StoreDir: t.TempDir(), Sync: &Sync{Interval: -time.Second}}); !errors.Is(err, ErrConfig) {
+		t.Errorf("negative interval: err = %v, want ErrConfig", err)
+	}
+}
+
+// TestDial connects by URL, as serve and bench do with --nats-url, and
+// redacts secrets from the error.
+func TestDial(t *testing.T) {
+	conf := filepath.Join(t.TempDir(), "plain.conf") // no monitoring port
+	if err := os.WriteFile(conf, []byte("jetstream {}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(t.Context(), Config{ConfigFile: conf, StoreDir: t.TempDir(), Listen: "127.0.0.1:0"})
+	if err != nil {
+		t.Fatalf("Start: %v", err)
+	}
+	t.Cleanup(srv.Shutdown)
+	nc, err := Dial(srv.ClientURL(), "", nats.Name("dial-test"))
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	nc.Close()
+	_, err = Dial("nats://user:secret@127.0.0.1:1", "", nats.Timeout(time.Second))
+	if err == nil || strings.Contains(err.Error(), "secret") || !strings.HasPrefix(err.Error(), "embedded: connect ") {
+		t.Errorf("Dial to nowhere: err = %v, want an error without the password", err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	got := RedactURL("nats://u:secret@h:4222, nats://tok@h2:4222,nats://h3:4222")
+	if strings.Contains(got, "secret") || strings.Contains(got, "tok@") || !strings.Contains(got, "h3:4222") {
+		t.Errorf("RedactURL = %s", got)
+	}
+}

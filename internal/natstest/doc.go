@@ -1,6 +1,12 @@
 // Package natstest provides test helpers backed by real, in-process NATS
 // JetStream servers. There are no mocks: every test talks to nats-server.
 //
+// It is a thin layer over package embedded, which builds the options (the
+// built-in nats.conf defaults), starts the server and waits until it is
+// ready, as it does for `hongbao serve` and `hongbao bench`; natstest adds
+// what tests need: a t.TempDir() store, t.Cleanup, restarts and
+// connections that survive them.
+//
 // [Start] runs a JetStream server on a t.TempDir() store with
 // sync_interval "always" (the production setting, see nats.conf), no TCP
 // listener unless [WithListen] is given, no logs and no signal handlers.

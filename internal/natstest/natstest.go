@@ -1,6 +1,7 @@
 package natstest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,8 @@ import (
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hongbao/hongbao/internal/embedded"
 )
 
 // Sentinel errors, wrapped in the messages of failed tests and returned by
@@ -25,8 +28,6 @@ var (
 )
 
 const (
-	readyTimeout    = 10 * time.Second
-	readyPoll       = 25 * time.Millisecond
 	reconnectWait   = 50 * time.Millisecond
 	pollInterval    = 10 * time.Millisecond
 	defaultHostname = "127.0.0.1"
@@ -58,19 +59,20 @@ func WithListen() Option {
 // Server is a JetStream server for tests, on a fixed store directory so
 // that it can be restarted. Its methods are safe for concurrent use.
 type Server struct {
-	base     *server.Options // template; cloned for every start
+	base     *server.Options // template from embedded.Options; cloned for every start
 	storeDir string
 	url      string // "" unless WithListen
 
 	life sync.Mutex // serialises start, Shutdown and Restart
 
-	mu sync.Mutex     // guards ns
-	ns *server.Server // current server; shut down after Shutdown
+	mu  sync.Mutex       // guards srv
+	srv *embedded.Server // current server; shut down after Shutdown
 }
 
 // Start starts a JetStream server with its store in t.TempDir(), no TCP
 // listener (unless [WithListen]), no logs, no signal handlers and
-// sync_interval "always" (unless [WithSyncInterval]). It is shut down when
+// sync_interval "always" (unless [WithSyncInterval]); the rest is
+// nats.conf's built-in defaults (package embedded). It is shut down when
 // the test ends. Start fails the test if the server does not start.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
@@ -86,22 +88,21 @@ func Start(t testing.TB, opts ...Option) *Server {
 	// TempDir first: cleanups run last-in first-out, so the server is shut
 	// down before its store directory is removed.
 	dir := t.TempDir()
-	base := &server.Options{
-		ServerName: "natstest",
-		JetStream:  true,
+	cfg := embedded.Config{
 		StoreDir:   dir,
-		NoLog:      true,
-		NoSigs:     true,
 		DontListen: !set.listen,
+		Sync:       &embedded.Sync{Always: set.syncInterval == 0, Interval: set.syncInterval},
 	}
 	if set.listen {
-		base.Host, base.Port = defaultHostname, server.RANDOM_PORT
+		cfg.Listen = net.JoinHostPort(defaultHostname, "0")
 	}
-	if set.syncInterval == 0 {
-		base.SyncAlways = true
-	} else {
-		base.SyncInterval = set.syncInterval
+	base, err := embedded.Options(cfg)
+	if err != nil {
+		t.Fatalf("natstest: %v", err)
+		return nil
 	}
+	base.ServerName = "natstest"
+	base.HTTPPort, base.HTTPSPort, base.ProfPort = 0, 0, 0 // no monitoring port to collide on
 
 	s := &Server{base: base, storeDir: dir}
 	if err := s.start(); err != nil {
@@ -117,56 +118,36 @@ func (s *Server) start() error {
 	s.life.Lock()
 	defer s.life.Unlock()
 
-	ns, err := server.NewServer(s.base.Clone())
+	srv, err := embedded.StartOptions(context.Background(), s.base.Clone(), nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
-	fatal := &fatalLogger{}
-	ns.SetLoggerV2(fatal, false, false, false)
-	ns.Start()
-
-	fail := func(err error) error {
-		ns.Shutdown()
-		ns.WaitForShutdown()
-		return err
-	}
-	deadline := time.Now().Add(readyTimeout)
-	for !ns.ReadyForConnections(readyPoll) {
-		if msg := fatal.message(); msg != "" {
-			return fail(fmt.Errorf("%w: %s", ErrStart, msg))
-		}
-		if time.Now().After(deadline) {
-			return fail(fmt.Errorf("%w: not ready for connections after %s", ErrStart, readyTimeout))
-		}
-	}
-	if msg := fatal.message(); msg != "" {
-		return fail(fmt.Errorf("%w: %s", ErrStart, msg))
-	}
-	if !ns.JetStreamEnabled() {
-		return fail(fmt.Errorf("%w: JetStream is not enabled", ErrStart))
-	}
-
 	if !s.base.DontListen && s.url == "" {
 		// Keep the random port for later restarts, so URL stays valid.
-		addr, ok := ns.Addr().(*net.TCPAddr)
+		addr, ok := srv.NATS().Addr().(*net.TCPAddr)
 		if !ok {
-			return fail(fmt.Errorf("%w: no TCP listener", ErrStart))
+			srv.Shutdown()
+			return fmt.Errorf("%w: no TCP listener", ErrStart)
 		}
 		s.base.Port = addr.Port
 		s.url = "nats://" + net.JoinHostPort(s.base.Host, strconv.Itoa(addr.Port))
 	}
 
 	s.mu.Lock()
-	s.ns = ns
+	s.srv = srv
 	s.mu.Unlock()
 	return nil
 }
 
-// current returns the current server, which may be shut down.
+// current returns the current server, which may be shut down, or nil
+// before the first start.
 func (s *Server) current() *server.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.ns
+	if s.srv == nil {
+		return nil
+	}
+	return s.srv.NATS()
 }
 
 // Shutdown stops the server and waits until it has stopped, without
@@ -176,9 +157,11 @@ func (s *Server) current() *server.Server {
 func (s *Server) Shutdown() {
 	s.life.Lock()
 	defer s.life.Unlock()
-	if ns := s.current(); ns != nil {
-		ns.Shutdown()
-		ns.WaitForShutdown()
+	s.mu.Lock()
+	srv := s.srv
+	s.mu.Unlock()
+	if srv != nil {
+		srv.Shutdown()
 	}
 }
 
@@ -289,41 +272,3 @@ func Eventually(t testing.TB, timeout time.Duration, cond func() error) {
 		<-tick.C
 	}
 }
-
-// fatalLogger implements server.Logger, discarding everything but the
-// first fatal message: nats-server reports start-up failures through
-// Fatalf, which would otherwise go unnoticed with NoLog.
-type fatalLogger struct {
-	mu    sync.Mutex
-	fatal string
-}
-
-func (l *fatalLogger) message() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.fatal
-}
-
-// Fatalf records the first fatal message.
-func (l *fatalLogger) Fatalf(format string, v ...any) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.fatal == "" {
-		l.fatal = fmt.Sprintf(format, v...)
-	}
-}
-
-// Noticef discards the message.
-func (*fatalLogger) Noticef(string, ...any) {}
-
-// Warnf discards the message.
-func (*fatalLogger) Warnf(string, ...any) {}
-
-// Errorf discards the message.
-func (*fatalLogger) Errorf(string, ...any) {}
-
-// Debugf discards the message.
-func (*fatalLogger) Debugf(string, ...any) {}
-
-// Tracef discards the message.
-func (*fatalLogger) Tracef(string, ...any) {}

@@ -127,8 +127,8 @@ func (r *runner) storage(ctx context.Context) (*Result, error) {
 
 	h := newHistogram(n)
 	sent := make([]atomic.Int64, n)
-	ph := r.prog.begin(CeilingStorage, "msgs", n)
-	defer ph.end()
+	ph := r.prog.Start(CeilingStorage, "msgs", int64(n))
+	defer ph.Finish()
 	var (
 		mu   sync.Mutex // guards t
 		t    = newTally()
@@ -139,7 +139,7 @@ func (r *runner) storage(ctx context.Context) (*Result, error) {
 	left.Store(int64(n))
 	finish := func() {
 		last.Store(time.Now().UnixNano())
-		ph.done.Add(1)
+		ph.Add(1)
 		if left.Add(-1) == 0 {
 			close(all)
 		}

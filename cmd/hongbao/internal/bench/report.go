@@ -9,14 +9,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
+	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
 )
@@ -231,7 +230,7 @@ func newReport(c *Config, runID string) *Report {
 		HongbaoVersion: service.Version, NATSGoVersion: nats.Version,
 	}
 	if c.NATSURL != "" {
-		s.Target, s.Sync, s.Instance = redactURL(c.NATSURL), "server", "external"
+		s.Target, s.Sync, s.Instance = embedded.RedactURL(c.NATSURL), "server", "external"
 	}
 	return &Report{Settings: s, Scenarios: map[string]*Result{}, Ceilings: map[string]*Result{}, setup: map[string]float64{}, start: now}
 }
@@ -503,89 +502,6 @@ func commas(n int64) string {
 		b.WriteRune(c)
 	}
 	return b.String()
-}
-
-// --- progress ---
-
-// progress writes one status line per interval for the running phase, to
-// a terminal in place (\r), elsewhere one line each. A nil writer prints
-// nothing.
-type progress struct {
-	w       io.Writer
-	inPlace bool
-	every   time.Duration
-	mu      sync.Mutex // one line at a time
-}
-
-// phase is one running phase's progress: workers add to done.
-type phase struct {
-	p           *progress
-	name, unit  string
-	total       int64
-	done        atomic.Int64
-	start       time.Time
-	stop, ended chan struct{}
-	once        sync.Once
-}
-
-func (p *progress) begin(name, unit string, total int) *phase {
-	ph := &phase{p: p, name: name, unit: unit, total: int64(total), start: time.Now()}
-	if p == nil || p.w == nil {
-		return ph
-	}
-	ph.stop, ph.ended = make(chan struct{}), make(chan struct{})
-	go ph.loop()
-	return ph
-}
-
-func (ph *phase) loop() {
-	defer close(ph.ended)
-	t := time.NewTicker(ph.p.every)
-	defer t.Stop()
-	last, lastAt := int64(0), ph.start
-	for {
-		select {
-		case <-ph.stop:
-			return
-		case now := <-t.C:
-			d := ph.done.Load()
-			rate := float64(d-last) / now.Sub(lastAt).Seconds()
-			last, lastAt = d, now
-			eta := "?"
-			if rate > 0 {
-				eta = time.Duration(float64(ph.total-d) / rate * float64(time.Second)).Round(time.Second).String()
-			}
-			ph.p.line(fmt.Sprintf("%s: %s/%s %s, %s/s, ETA %s", ph.name, commas(d), commas(ph.total), ph.unit, commas(int64(rate)), eta), false)
-		}
-	}
-}
-
-// end stops the phase's line and writes its final one.
-func (ph *phase) end() {
-	ph.once.Do(func() {
-		if ph.stop == nil {
-			return
-		}
-		close(ph.stop)
-		<-ph.ended
-		el := time.Since(ph.start)
-		d := ph.done.Load()
-		ph.p.line(fmt.Sprintf("%s: %s/%s %s in %.1fs, %s/s", ph.name, commas(d), commas(ph.total), ph.unit,
-			el.Seconds(), commas(int64(float64(d)/el.Seconds()))), true)
-	})
-}
-
-func (p *progress) line(s string, final bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	switch {
-	case p.inPlace && final:
-		fmt.Fprintf(p.w, "\r%s\x1b[K\n", s)
-	case p.inPlace:
-		fmt.Fprintf(p.w, "\r%s\x1b[K", s)
-	default:
-		fmt.Fprintln(p.w, s)
-	}
 }
 
 // fmtRatios lists ratios briefly: [0.91 1.02 1.3].

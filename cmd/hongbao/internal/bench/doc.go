@@ -5,10 +5,20 @@
 // ratios travel.
 //
 // By default [Run] starts, in a temporary directory, an embedded
-// nats-server (JetStream, sync_interval "always" unless [SyncDefault]) and
-// an in-process [service.Service] on a connection of its own; the clients
-// share another connection. With [Config.NATSURL] it targets a hongbao
-// service already running behind that server instead.
+// nats-server configured as `hongbao serve` configures it (package
+// embedded: [Config.ConfigFile], nats.conf, or the built-in defaults equal
+// to it) with no listener and the fsync policy [Config.Sync] in place of
+// the file's sync_interval ("always" unless [SyncDefault]), and an
+// in-process instance (package app) on a connection of its own; the
+// clients share another connection. With [Config.NATSURL] it targets a
+// hongbao service already running behind that server instead.
+//
+// Files: config.go (what a run measures), run.go (the run and its
+// phases), server.go (the server and instance under test), load.go (the
+// clients, tallies and load loops), scenarios.go, ceilings.go,
+// preload.go, rebuild.go (the phases), report.go, histogram.go,
+// resources.go (what is reported), wire.go (allocation-free reply
+// scanning).
 //
 // Scenarios (each with exact expected outcomes, checked):
 //

@@ -167,7 +167,7 @@ func (r *runner) readStream(ctx context.Context, src source) (*Result, error) {
 	n, last := si.State.Msgs, si.State.LastSeq
 
 	t := newTally()
-	ph := r.prog.begin(src.ceiling, "events", int(n))
+	ph := r.prog.Start(src.ceiling, "events", int64(n))
 	start := time.Now()
 	var got uint64
 	err = func() error {
@@ -190,7 +190,7 @@ func (r *runner) readStream(ctx context.Context, src source) (*Result, error) {
 				return err
 			}
 			got++
-			ph.done.Add(1)
+			ph.Add(1)
 		}
 		md, err := m.Metadata()
 		if err != nil {
@@ -202,7 +202,7 @@ func (r *runner) readStream(ctx context.Context, src source) (*Result, error) {
 		return nil
 	}()
 	elapsed := time.Since(start)
-	ph.end()
+	ph.Finish()
 	if err != nil {
 		t.transportErr(src.stream, err)
 	}
@@ -225,18 +225,18 @@ func (r *runner) rebuildOne(ctx context.Context, views *projections.Set, name st
 	}
 	total := before.StreamLast
 	t := newTally()
-	ph := r.prog.begin(rebuildPrefix+name, "events", int(total))
+	ph := r.prog.Start(rebuildPrefix+name, "events", int64(total))
 	start := time.Now()
 	err = views.Rebuild(ctx, name, func(p projections.Progress) {
 		if p.Phase == "rebuild" {
-			ph.done.Store(int64(p.Position))
+			ph.Set(int64(p.Position))
 		}
 	})
 	elapsed := time.Since(start)
 	if err == nil {
-		ph.done.Store(int64(total))
+		ph.Set(int64(total))
 	}
-	ph.end()
+	ph.Finish()
 	if err != nil {
 		t.codes["rebuild_failed"]++
 		t.noteErr("rebuild %s: %v", name, err)
@@ -305,19 +305,19 @@ func (r *runner) waitCaughtUp(ctx context.Context, name string) (time.Duration, 
 		return low
 	}
 	from := behind()
-	ph := r.prog.begin(name, "events", int(last-from))
-	defer ph.end()
+	ph := r.prog.Start(name, "events", int64(last-from))
+	defer ph.Finish()
 	tick := time.NewTicker(catchUpPoll)
 	defer tick.Stop()
 	for {
 		b := behind()
-		ph.done.Store(int64(b - min(from, b)))
+		ph.Set(int64(b - min(from, b)))
 		done, err := r.caughtUp(ctx)
 		if err != nil {
 			return time.Since(start), fmt.Errorf("bench: %s: %w", name, err)
 		}
 		if done {
-			ph.done.Store(int64(last - from))
+			ph.Set(int64(last - from))
 			return time.Since(start), nil
 		}
 		select {

@@ -178,12 +178,15 @@ func TestRunAll(t *testing.T) {
 	}
 }
 
-// TestSyncDefaultAndFewOpeners runs hot alone on a server with JetStream's
-// default sync, with fewer openers than shares: all open, none exhausted,
-// and only the ceiling hot needs runs.
+// TestSyncDefaultAndFewOpeners runs hot alone on a server configured by
+// the repository's nats.conf (sync_interval: always) with --sync default,
+// which replaces the file's policy by JetStream's default, with fewer
+// openers than shares: all open, none exhausted, and only the ceiling hot
+// needs runs.
 func TestSyncDefaultAndFewOpeners(t *testing.T) {
 	c := tiny(t)
 	c.Sync = SyncDefault
+	c.ConfigFile = "../../../../nats.conf"
 	c.Scenarios = []string{ScenarioHot}
 	c.HotCount, c.HotOpeners, c.HotRounds = 20, 15, 3
 	rep := run(t, c)
@@ -311,6 +314,7 @@ func TestValidate(t *testing.T) {
 	}{
 		{"sync", func(c *Config) { c.Sync = "sometimes" }},
 		{"sync with url", func(c *Config) { c.NATSURL = "nats://127.0.0.1:1" }},
+		{"config with url", func(c *Config) { c.NATSURL, c.Sync, c.ConfigFile = "nats://127.0.0.1:1", "", "nats.conf" }},
 		{"clients", func(c *Config) { c.Clients = 0 }},
 		{"count", func(c *Config) { c.Count, c.Total = 10, 5 }},
 		{"opens", func(c *Config) { c.Opens = 0 }},
@@ -557,37 +561,6 @@ func TestPreload(t *testing.T) {
 	}
 }
 
-func TestProgress(t *testing.T) {
-	for _, inPlace := range []bool{false, true} {
-		var buf syncBuffer
-		p := &progress{w: &buf, inPlace: inPlace, every: time.Millisecond}
-		ph := p.begin("spread", "opens", 20_000)
-		ph.done.Add(12_345)
-		natstest.Eventually(t, 10*time.Second, func() error {
-			if !strings.Contains(buf.String(), "spread: 12,345/20,000 opens, ") || !strings.Contains(buf.String(), ", ETA ") {
-				return errors.New("no progress line yet")
-			}
-			return nil
-		})
-		ph.end()
-		ph.end() // twice is fine
-		out := buf.String()
-		if !strings.Contains(out, "spread: 12,345/20,000 opens in ") {
-			t.Errorf("no final line: %q", out)
-		}
-		if got := strings.Contains(out, "\r"); got != inPlace {
-			t.Errorf("in place %v: \\r in %q", inPlace, out)
-		}
-		if !strings.HasSuffix(out, "\n") {
-			t.Errorf("in place %v: final line not ended: %q", inPlace, out)
-		}
-	}
-	var nilProgress *progress
-	ph := nilProgress.begin("x", "ops", 1) // no writer: counts, prints nothing
-	ph.done.Add(1)
-	ph.end()
-}
-
 func TestJSONScan(t *testing.T) {
 	open := []byte(`{"status":"opened","amount":5576,"index":1,"remaining_count":2,"seq":5}`)
 	if s := string(jsonString(open, "status")); s != "opened" {
@@ -627,8 +600,5 @@ func TestJSONScan(t *testing.T) {
 		if got := commas(v); got != want {
 			t.Errorf("commas(%d) = %s", v, got)
 		}
-	}
-	if got := redactURL("nats://u:secret@h:4222,nats://h2:4222"); strings.Contains(got, "secret") {
-		t.Errorf("redactURL kept the password: %s", got)
 	}
 }

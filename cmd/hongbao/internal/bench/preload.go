@@ -65,7 +65,7 @@ func (r *runner) preload(ctx context.Context) error {
 	}
 	defer nc.Close()
 
-	ph := r.prog.begin("preload", "events", 2*n)
+	ph := r.prog.Start("preload", "events", int64(2*n))
 	var (
 		mu     sync.Mutex // guards t
 		t      = newTally()
@@ -79,27 +79,27 @@ func (r *runner) preload(ctx context.Context) error {
 		jetstream.WithPublishAsyncAckHandler(func(jetstream.JetStream, *nats.Msg, *jetstream.PubAck) {
 			acked.Add(1)
 			last.Store(time.Now().UnixNano())
-			ph.done.Add(1)
+			ph.Add(1)
 		}),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
 			mu.Lock()
 			t.storeErr(m.Subject, err)
 			mu.Unlock()
 			failed.Add(1)
-			ph.done.Add(1)
+			ph.Add(1)
 		}))
 	if err != nil {
-		ph.end()
+		ph.Finish()
 		return fmt.Errorf("bench: preload: %w", err)
 	}
 	store, err := eventstore.Open(ctx, js, eventstore.Config{})
 	if err != nil {
-		ph.end()
+		ph.Finish()
 		return fmt.Errorf("bench: preload: %w", err)
 	}
 	before, err := store.LastSeq(ctx)
 	if err != nil {
-		ph.end()
+		ph.Finish()
 		return fmt.Errorf("bench: preload: %w", err)
 	}
 
@@ -124,7 +124,7 @@ func (r *runner) preload(ctx context.Context) error {
 				t.storeErr(msg.Subject, err)
 				mu.Unlock()
 				failed.Add(1)
-				ph.done.Add(1)
+				ph.Add(1)
 				break
 			}
 			published++
@@ -140,7 +140,7 @@ func (r *runner) preload(ctx context.Context) error {
 	case <-ctx.Done():
 		cerr = ctx.Err()
 	}
-	ph.end()
+	ph.Finish()
 	end := time.Unix(0, last.Load())
 	if last.Load() == 0 {
 		end = time.Now()
