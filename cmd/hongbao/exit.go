@@ -4,33 +4,42 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 
 	"github.com/hongbao/hongbao/internal/embedded"
 )
 
-// Exit statuses of every command. They are the one place these numbers
-// are defined; docs/operations.md and `hongbao -h` list them.
+// Exit statuses of every command. They are defined here only; the
+// top-level help and docs/operations.md are made from exitStatuses.
 const (
-	// exitOK: the command did what was asked; a check found nothing wrong.
-	exitOK = 0
-	// exitFound: a check found something wrong: rebuild --verify found
-	// differing rows, reconcile or audit found discrepancies, bench saw
-	// wrong outcomes.
-	exitFound = 1
-	// exitUsage: the command line or a configuration file is wrong.
-	exitUsage = 2
-	// exitUnavailable: no NATS server or service could be reached, a data
-	// directory is missing, or the embedded server could not start (e.g. a
-	// port is taken).
+	exitOK          = 0
+	exitFound       = 1
+	exitUsage       = 2
 	exitUnavailable = 3
-	// exitFailed: the command failed on the way (anything else).
-	exitFailed = 4
+	exitFailed      = 4
 )
 
-const exitStatusSummary = "0 ok; 1 a check found differences or discrepancies; 2 usage or configuration error; " +
-	"3 cannot connect (NATS, service, data directory) or start; 4 any other failure."
+var exitStatuses = []struct {
+	code           int
+	short, meaning string
+}{
+	{exitOK, "ok", "ok: the command did what was asked; a check found nothing wrong"},
+	{exitFound, "a check found differences or discrepancies", "a check found something wrong: rebuild --verify found differing rows, reconcile or audit found discrepancies, bench saw wrong outcomes"},
+	{exitUsage, "usage or configuration error", "usage: the command line, an environment variable or a configuration file is wrong"},
+	{exitUnavailable, "cannot connect (NATS, service, data directory) or start", "unavailable: no NATS server or service answers, the data directory holds no data, or the embedded server cannot start (e.g. a port is taken)"},
+	{exitFailed, "any other failure", "failed: anything else (e.g. no such envelope, a job failed, an I/O error)"},
+}
+
+// exitStatusSummary lists the exit statuses on one line, for the help.
+func exitStatusSummary() string {
+	parts := make([]string, len(exitStatuses))
+	for i, e := range exitStatuses {
+		parts[i] = fmt.Sprintf("%d %s", e.code, e.short)
+	}
+	return strings.Join(parts, "; ") + "."
+}
 
 // exitError gives an error its exit status.
 type exitError struct {

@@ -53,7 +53,7 @@ func main() {
 func newParser(stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
 	return kong.New(&cli{},
 		kong.Name("hongbao"),
-		kong.Description("hongbao — red envelopes on NATS JetStream.\n\nExit status: "+exitStatusSummary),
+		kong.Description("hongbao — red envelopes on NATS JetStream.\n\nExit status: "+exitStatusSummary()),
 		kong.Writers(stdout, stderr),
 		kong.Exit(exit),
 		kong.UsageOnError(),
@@ -64,7 +64,7 @@ func newParser(stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
 }
 
 // run runs the command line args and returns the process's exit status
-// (see exitStatusSummary).
+// (see exitStatuses).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	noArgs := len(args) == 0
 	defer func() {
