@@ -214,9 +214,9 @@ func TestExitStatus(t *testing.T) {
 		}
 	}
 	for in, want := range map[string]string{
-		"envelope: invalid amount: 0":                              "invalid amount: 0",
-		"embedded: connect nats://x: nats: no servers available":   "connect nats://x: no servers available",
-		"reconcile: no such envelope: 01ABC":                       "no such envelope: 01ABC",
+		"envelope: invalid amount: 0":                               "invalid amount: 0",
+		"embedded: connect nats://x: nats: no servers available":    "connect nats://x: no servers available",
+		"reconcile: no such envelope: 01ABC":                        "no such envelope: 01ABC",
 		"the service answered hongbao.admin.x.status with 500 oops": "the service answered hongbao.admin.x.status with 500 oops",
 	} {
 		if got := userMessage(errors.New(in)); got != want {

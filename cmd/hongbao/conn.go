@@ -31,7 +31,7 @@ type connFlags struct {
 	Creds   string `name:"creds" env:"HONGBAO_CREDS,NATS_CREDS" placeholder:"FILE" help:"NATS credentials file (user JWT and seed) for the connection."`
 	Data    string `name:"data" default:"./data" placeholder:"DIR" help:"Data directory of a stopped service, opened with an embedded server (JetStream under <data>/jetstream, read models under <data>/projections); never created."`
 	Config  string `name:"config" placeholder:"FILE" help:"Embedded server configuration for --data. Unset: ./nats.conf when present, else built-in defaults equal to the repository's nats.conf."`
-	Offline bool   `name:"offline" help:"Do not try NATS: open --data (the service must be stopped)."`
+	Offline bool   `name:"offline" help:"Do not connect to NATS (not even to --nats-url or NATS_URL): open --data (the service must be stopped)."`
 }
 
 // dial connects to the NATS server the flags name. It returns a nil
@@ -39,10 +39,7 @@ type connFlags struct {
 // and none answers at defaultNATSURL: the caller then opens --data.
 func (c *connFlags) dial(name string, stderr io.Writer) (*nats.Conn, error) {
 	if c.Offline {
-		if c.NATSURL != "" {
-			return nil, usageErrorf("--offline and --nats-url (or NATS_URL) exclude each other")
-		}
-		return nil, nil
+		return nil, nil // --offline wins over a NATS_URL in the environment
 	}
 	url := c.NATSURL
 	if url == "" {

@@ -92,7 +92,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int
 	}
 	kctx, err := parser.Parse(singleDashCompat(parser, args))
 	if err != nil {
-		fmt.Fprintf(stderr, "hongbao: %s\n", userMessage(err))
+		help := "hongbao --help"
+		if pe, ok := errorsAs[*kong.ParseError](err); ok && pe.Context != nil && pe.Context.Selected() != nil {
+			help = "hongbao " + pe.Context.Selected().Name + " --help"
+		}
+		fmt.Fprintf(stderr, "hongbao: %s (see %s)\n", userMessage(err), help)
 		return exitUsage
 	}
 	err = kctx.Run(&runEnv{ctx: ctx, stdout: stdout, stderr: stderr})

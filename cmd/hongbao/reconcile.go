@@ -32,7 +32,7 @@ func (c *connFlags) connectStore(ctx context.Context, name string, stderr io.Wri
 	if err != nil {
 		return nil, err
 	}
-	closeAll := func() {}
+	var closeAll func()
 	if nc != nil {
 		closeAll = nc.Close
 	} else if nc, closeAll, err = c.openEmbedded(ctx, name, stderr); err != nil {
