@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -15,29 +14,28 @@ import (
 	"github.com/hongbao/hongbao/topology"
 )
 
-const auditSynopsis = `Explains one envelope: hongbao audit <envelope_id> [flags].
+type auditCmd struct {
+	connFlags `embed:""`
+	JSON      bool   `name:"json" help:"Print the audit as JSON."`
+	ID        string `arg:"" name:"envelope_id" help:"The envelope's id (a canonical ULID)."`
+}
+
+func (*auditCmd) Help() string {
+	return `Explains one envelope: hongbao audit <envelope_id> [flags].
 Prints its whole history (stream sequence, time, event, user, amount, what is
 left after it) with the ledger transfers each event implies beside it, every
 share re-derived from the envelope's seed (derived vs recorded), the ledger
 entries no event implies, and a verdict on invariants I1–I5. Exit status 1 if
 the envelope breaks one.`
+}
 
-func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("audit", auditSynopsis, stderr)
-	var conn storeFlags
-	conn.register(fs)
-	asJSON := fs.Bool("json", false, "print the audit as JSON")
-	id, err := parseWithArg(fs, args)
-	if err != nil {
-		return err
-	}
-	if id == "" {
-		return fmt.Errorf("%w: an envelope id is required: hongbao audit <envelope_id>", errUsage)
-	}
+func (c *auditCmd) Run(e *runEnv) error {
+	ctx, stdout, id := e.ctx, e.stdout, c.ID
+	asJSON := &c.JSON
 	if !api.ValidEnvelopeID(id) {
-		return fmt.Errorf("%w: invalid_id: %q is not an envelope id (a canonical ULID: 26 upper-case Crockford base32 characters)", errUsage, id)
+		return usageErrorf("%q is not an envelope id (a canonical ULID: 26 upper-case Crockford base32 characters)", id)
 	}
-	sc, err := conn.connect(ctx, fs)
+	sc, err := c.connectStore(ctx, "hongbao-audit", e.stderr)
 	if err != nil {
 		return err
 	}
@@ -56,7 +54,7 @@ func runAudit(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printAudit(stdout, a)
 	}
 	if !a.OK {
-		return fmt.Errorf("%w: envelope %s: %d discrepancies", errDiscrepancies, id, len(a.Discrepancies))
+		return found(fmt.Errorf("envelope %s breaks invariants: %d discrepancies", id, len(a.Discrepancies)))
 	}
 	return nil
 }

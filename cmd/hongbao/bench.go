@@ -1,16 +1,53 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"runtime/pprof"
+	"time"
 
 	"github.com/hongbao/hongbao/cmd/hongbao/internal/bench"
 	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
+	"github.com/hongbao/hongbao/internal/embedded"
 )
+
+type benchCmd struct {
+	NATSURL   string        `name:"nats-url" env:"HONGBAO_NATS_URL,NATS_URL" placeholder:"URL" help:"Target the hongbao service behind this NATS server instead of an embedded one."`
+	Creds     string        `name:"creds" env:"HONGBAO_CREDS,NATS_CREDS" placeholder:"FILE" help:"NATS credentials file for --nats-url."`
+	Prefix    string        `name:"prefix" default:"${bench_prefix}" help:"Subject prefix of the service."`
+	Config    string        `name:"config" placeholder:"FILE" help:"Embedded server configuration, read as serve reads it (unset: ./nats.conf when present, else built-in defaults); --sync replaces its sync_interval, a temporary directory its store; not with --nats-url."`
+	Sync      string        `name:"sync" placeholder:"MODE" help:"Embedded server's JetStream fsync: always (before every ack, as nats.conf; the default) or default (JetStream's 2 minute interval); not with --nats-url."`
+	Dir       string        `name:"dir" placeholder:"DIR" help:"Parent of the embedded server's temporary store directory (the disk measured); default the system temporary directory."`
+	Scenarios string        `name:"scenario" default:"all" help:"Scenarios to run: spread, grab, wrap, hot, rebuild (comma-separated) or all."`
+	Clients   int           `name:"clients" default:"${bench_clients}" help:"Concurrent clients, each with one request outstanding (spread, grab, wrap, transport)."`
+	Envs      int           `name:"envelopes" default:"${bench_envelopes}" help:"spread: envelopes set up."`
+	Opens     int           `name:"opens" default:"${bench_opens}" help:"spread: opens, round-robin over the envelopes, each by a distinct user."`
+	Count     int           `name:"count" default:"${bench_count}" help:"Shares of each spread, grab and wrap envelope."`
+	Total     int           `name:"total" default:"${bench_total}" help:"Fen in each spread, grab and wrap envelope."`
+	HotCount  int           `name:"hot-count" default:"${bench_hot_count}" help:"hot: shares of the one envelope (100 fen each)."`
+	HotOpen   int           `name:"hot-openers" default:"${bench_hot_openers}" help:"hot and transport_burst: distinct openers, all at once."`
+	HotRounds int           `name:"hot-rounds" default:"${bench_hot_rounds}" help:"hot and transport_burst: rounds, alternately; the median round's ratio is reported."`
+	Grabs     int           `name:"grabs" default:"${bench_grabs}" help:"grab: grabs, round-robin over the grab envelopes."`
+	GrabEnvs  int           `name:"grab-envelopes" default:"${bench_grab_envelopes}" help:"grab: live envelopes set up."`
+	Wraps     int           `name:"wraps" default:"${bench_wraps}" help:"wrap: wrap + pay pairs."`
+	Transport int           `name:"transport-requests" default:"0" help:"transport: no-op requests (0: as many as --opens)."`
+	StMsgs    int           `name:"storage-msgs" default:"${bench_storage_msgs}" help:"storage: JetStream publishes."`
+	StPend    int           `name:"storage-in-flight" default:"${bench_storage_in_flight}" help:"storage: async publishes in flight."`
+	StSize    int           `name:"storage-size" default:"${bench_storage_size}" help:"storage: message size in bytes."`
+	RbEvents  int           `name:"rebuild-events" default:"${bench_rebuild_events}" help:"rebuild: events ENVELOPES holds at least when the rebuilds are measured (topped up through the service when the scenarios before left fewer)."`
+	Preload   int           `name:"preload" default:"${bench_preload}" help:"Embedded: before any setup, publish this many paid envelopes straight into ENVELOPES, then wait until the read models and the dispatcher have caught up; with --sync always a big preload is slow (raise --timeout too)."`
+	ReqTO     time.Duration `name:"request-timeout" default:"${bench_request_timeout}" help:"Timeout of one request (and of a burst after its last send)."`
+	Timeout   time.Duration `name:"timeout" default:"${bench_timeout}" help:"Bound of the whole run."`
+	JSON      bool          `name:"json" help:"Print one JSON document with every figure instead of the table."`
+	Quiet     bool          `name:"quiet" help:"No progress on stderr."`
+	Group     string        `name:"group-commit" default:"auto" enum:"auto,on,off" help:"Embedded: group commit of appends to different envelopes: auto (on with --sync always), on, off."`
+	CoreOnly  bool          `name:"core-only" help:"Embedded: run the service without its read models and dispatcher (by default the whole instance runs, as serve runs it)."`
+	CPUProf   string        `name:"cpuprofile" placeholder:"FILE" help:"Write a CPU profile of the whole run (service, server and clients share the process) to this file."`
+	LogLevel  string        `name:"log-level" default:"warn" enum:"debug,info,warn,error" help:"Embedded service's log level on stderr: debug, info, warn, error."`
+}
+
+func (*benchCmd) Help() string { return benchSynopsis }
 
 const benchSynopsis = `Drives a real hongbao service over NATS request/reply from many concurrent
 clients, and measures in the same run, on the same server and durability
@@ -64,86 +101,51 @@ setup and at the end.
 Progress goes to stderr once a second (rewritten in place on a terminal;
 --quiet for none); the report goes to stdout, a table or --json.`
 
-func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", benchSynopsis, stderr)
-	def := bench.DefaultConfig()
-	var (
-		natsURL   = fs.String("nats-url", "", "target the hongbao service behind this NATS server instead of an embedded one")
-		creds     = fs.String("creds", "", "NATS credentials file for --nats-url")
-		prefix    = fs.String("prefix", def.Prefix, "subject prefix of the service")
-		confFile  = fs.String("config", "nats.conf", "embedded server configuration, read as serve reads it (built-in defaults equal to the repository's nats.conf when the file is absent and the flag is not set); --sync replaces its sync_interval, a temporary directory its store; not with --nats-url")
-		syncMode  = fs.String("sync", def.Sync, "embedded server's JetStream fsync: always (before every ack, as nats.conf) or default (JetStream's 2 minute interval); not with --nats-url")
-		dir       = fs.String("dir", "", "parent of the embedded server's temporary store directory (the disk measured); default the system temporary directory")
-		scenarios = fs.String("scenario", "all", "scenarios to run: spread, grab, wrap, hot, rebuild (comma-separated) or all")
-		clients   = fs.Int("clients", def.Clients, "concurrent clients, each with one request outstanding (spread, grab, wrap, transport)")
-		envs      = fs.Int("envelopes", def.Envelopes, "spread: envelopes set up")
-		opens     = fs.Int("opens", def.Opens, "spread: opens, round-robin over the envelopes, each by a distinct user")
-		count     = fs.Int("count", def.Count, "shares of each spread, grab and wrap envelope")
-		total     = fs.Int("total", def.Total, "fen in each spread, grab and wrap envelope")
-		hotCount  = fs.Int("hot-count", def.HotCount, "hot: shares of the one envelope (100 fen each)")
-		hotOpen   = fs.Int("hot-openers", def.HotOpeners, "hot and transport_burst: distinct openers, all at once")
-		hotRounds = fs.Int("hot-rounds", def.HotRounds, "hot and transport_burst: rounds, alternately; the median round's ratio is reported")
-		grabs     = fs.Int("grabs", def.Grabs, "grab: grabs, round-robin over the grab envelopes")
-		grabEnvs  = fs.Int("grab-envelopes", def.GrabEnvelopes, "grab: live envelopes set up")
-		wraps     = fs.Int("wraps", def.Wraps, "wrap: wrap + pay pairs")
-		transport = fs.Int("transport-requests", 0, "transport: no-op requests (0: as many as --opens)")
-		stMsgs    = fs.Int("storage-msgs", def.StorageMsgs, "storage: JetStream publishes")
-		stPend    = fs.Int("storage-in-flight", def.StoragePend, "storage: async publishes in flight")
-		stSize    = fs.Int("storage-size", def.StorageSize, "storage: message size in bytes")
-		rbEvents  = fs.Int("rebuild-events", def.RebuildEvents, "rebuild: events ENVELOPES holds at least when the rebuilds are measured (topped up through the service when the scenarios before left fewer)")
-		preload   = fs.Int("preload", def.Preload, "embedded: before any setup, publish this many paid envelopes (lucky, 10 shares, 1000 fen, sender \"preload\") straight into ENVELOPES, 4,096 async publishes in flight, then wait until the read models and the dispatcher have caught up; with --sync always every message is fsynced, so a big preload is slow (raise --timeout too)")
-		reqTO     = fs.Duration("request-timeout", def.RequestTimeout, "timeout of one request (and of a burst after its last send)")
-		timeout   = fs.Duration("timeout", def.Timeout, "bound of the whole run")
-		jsonOut   = fs.Bool("json", false, "print one JSON document with every figure instead of the table")
-		quiet     = fs.Bool("quiet", false, "no progress on stderr")
-		group     = fs.String("group-commit", "auto", "embedded: group commit of appends to different envelopes: auto (on with --sync always), on, off")
-		coreOnly  = fs.Bool("core-only", false, "embedded: run the service without its read models and dispatcher (by default the whole instance runs, as serve runs it)")
-		cpuProf   = fs.String("cpuprofile", "", "write a CPU profile of the whole run (service, server and clients share the process) to this file")
-		logLevel  = fs.String("log-level", "warn", "embedded service's log level on stderr: debug, info, warn, error")
-	)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *logLevel)
+func (c *benchCmd) Run(e *runEnv) error {
+	ctx, stdout, stderr := e.ctx, e.stdout, e.stderr
+	log, err := newLogger(stderr, c.LogLevel)
 	if err != nil {
 		return err
 	}
-	cfg := def
-	cfg.NATSURL, cfg.Creds, cfg.Prefix, cfg.Dir = *natsURL, *creds, *prefix, *dir
-	cfg.Sync = *syncMode
-	cfg.ConfigFile = natsConfFile(*confFile, flagSet(fs.Visit, "config"))
+	cfg := bench.DefaultConfig()
+	cfg.NATSURL, cfg.Creds, cfg.Prefix, cfg.Dir = c.NATSURL, c.Creds, c.Prefix, c.Dir
+	if c.Sync != "" {
+		cfg.Sync = c.Sync
+	}
+	cfg.ConfigFile = natsConfFile(c.Config)
 	if cfg.NATSURL != "" {
-		if flagSet(fs.Visit, "sync") {
-			return fmt.Errorf("%w: --sync is the setting of the server at --nats-url, not of the benchmark", errUsage)
+		if c.Sync != "" {
+			return usageErrorf("--sync is the setting of the server at --nats-url, not of the benchmark")
 		}
-		if flagSet(fs.Visit, "config") {
-			return fmt.Errorf("%w: --config is for the embedded server, not with --nats-url", errUsage)
+		if c.Config != "" {
+			return usageErrorf("--config is for the embedded server, not with --nats-url")
 		}
 		cfg.Sync, cfg.ConfigFile = "", ""
+		fmt.Fprintf(stderr, "hongbao bench: against the service behind %s\n", embedded.RedactURL(cfg.NATSURL))
 	}
-	cfg.CoreOnly = *coreOnly
-	cfg.GroupCommit = *group
-	if err := cfg.SelectScenarios(*scenarios); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	cfg.CoreOnly = c.CoreOnly
+	cfg.GroupCommit = c.Group
+	if err := cfg.SelectScenarios(c.Scenarios); err != nil {
+		return usageErrorf("%s", userMessage(err))
 	}
 	for _, n := range cfg.Notes {
 		fmt.Fprintf(stderr, "hongbao bench: note: %s\n", n)
 	}
-	cfg.Clients, cfg.Envelopes, cfg.Opens, cfg.Count, cfg.Total = *clients, *envs, *opens, *count, *total
-	cfg.HotRounds = *hotRounds
-	cfg.HotCount, cfg.HotOpeners, cfg.Grabs, cfg.GrabEnvelopes, cfg.Wraps = *hotCount, *hotOpen, *grabs, *grabEnvs, *wraps
-	cfg.TransportOps, cfg.StorageMsgs, cfg.StoragePend, cfg.StorageSize = *transport, *stMsgs, *stPend, *stSize
-	cfg.RebuildEvents, cfg.Preload = *rbEvents, *preload
-	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = *reqTO, *timeout, log
-	if !*quiet {
+	cfg.Clients, cfg.Envelopes, cfg.Opens, cfg.Count, cfg.Total = c.Clients, c.Envs, c.Opens, c.Count, c.Total
+	cfg.HotRounds = c.HotRounds
+	cfg.HotCount, cfg.HotOpeners, cfg.Grabs, cfg.GrabEnvelopes, cfg.Wraps = c.HotCount, c.HotOpen, c.Grabs, c.GrabEnvs, c.Wraps
+	cfg.TransportOps, cfg.StorageMsgs, cfg.StoragePend, cfg.StorageSize = c.Transport, c.StMsgs, c.StPend, c.StSize
+	cfg.RebuildEvents, cfg.Preload = c.RbEvents, c.Preload
+	cfg.RequestTimeout, cfg.Timeout, cfg.Logger = c.ReqTO, c.Timeout, log
+	if !c.Quiet {
 		cfg.Progress, cfg.ProgressInPlace = stderr, progress.IsTerminal(stderr)
 	}
 	if err := cfg.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+		return usageErrorf("%s", userMessage(err))
 	}
 
-	if *cpuProf != "" {
-		f, err := os.Create(*cpuProf)
+	if c.CPUProf != "" {
+		f, err := os.Create(c.CPUProf)
 		if err != nil {
 			return err
 		}
@@ -156,7 +158,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	rep, err := bench.Run(ctx, cfg)
 	if rep != nil {
 		var werr error
-		if *jsonOut {
+		if c.JSON {
 			werr = rep.WriteJSON(stdout)
 		} else {
 			werr = rep.WriteTable(stdout)
@@ -164,7 +166,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		err = errors.Join(err, werr)
 	}
 	if err == nil && rep != nil && !rep.AllCorrect() {
-		err = errors.New("some outcomes were wrong (see the checks)")
+		err = found(errors.New("some outcomes were wrong (see the checks)"))
 	}
 	return err
 }

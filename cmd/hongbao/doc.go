@@ -7,6 +7,11 @@
 //	hongbao audit       one envelope's history, transfers, re-derived shares and verdict
 //	hongbao bench       load against a real instance, with the machine's ceilings
 //	hongbao version     print the version
+//	hongbao completion  print a shell completion script (bash, zsh, fish)
 //
-// Every command explains its flags with -h.
+// The command line is parsed by github.com/alecthomas/kong from the cli
+// struct (main.go): every command explains its flags with -h, every flag
+// can be set by an environment variable (HONGBAO_<FLAG>; NATS_URL and
+// NATS_CREDS for the connection), and docs/operations.md is generated from
+// the same model. Exit statuses are defined in exit.go.
 package main

@@ -2,38 +2,46 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
+
+	"github.com/alecthomas/kong"
+	"github.com/willabides/kongplete"
 
 	"github.com/hongbao/hongbao/service"
 )
 
-type command struct {
-	name, summary string
-	run           func(ctx context.Context, args []string, stdout, stderr io.Writer) error
+// cli is the whole command line: one field per command. A new flag is a
+// field with a help tag (and a default tag when it has one); its
+// environment variable HONGBAO_<FLAG> is added by [kong.DefaultEnvars], and
+// docs/operations.md is regenerated with
+// `go test ./cmd/hongbao -run TestFlagDocs -update`.
+type cli struct {
+	Serve      serveCmd      `cmd:"" help:"Run the service: embedded NATS server from nats.conf (or --nats-url) plus the micro service."`
+	Status     statusCmd     `cmd:"" help:"Show the read models' lag, the dispatcher, the last reconciliation and running jobs."`
+	Rebuild    rebuildCmd    `cmd:"" help:"Rebuild read models from the stream and swap them in (--verify: compare them)."`
+	Reconcile  reconcileCmd  `cmd:"" help:"Replay ENVELOPES against LEDGER and prove the money adds up (I1–I5); --repair issues missing credits."`
+	Audit      auditCmd      `cmd:"" help:"Explain one envelope: history, ledger transfers, re-derived shares and a verdict on I1–I5."`
+	Bench      benchCmd      `cmd:"" help:"Load-benchmark a service (embedded or --nats-url) and the machine's ceilings in one run."`
+	Version    versionCmd    `cmd:"" help:"Print the version."`
+	Completion completionCmd `cmd:"" help:"Print a shell completion script: eval \"$(hongbao completion bash)\" (or zsh, fish)."`
 }
 
-var commands = []command{
-	{"serve", "run the service: embedded NATS server from nats.conf (or --nats-url) plus the micro service", runServe},
-	{"bench", "load-benchmark a service (embedded or --nats-url) and the machine's ceilings in one run; report ratios", runBench},
-	{"status", "show the read models' lag and running jobs", runStatus},
-	{"rebuild", "rebuild read models from the stream (or --verify them against it)", runRebuild},
-	{"reconcile", "replay ENVELOPES against LEDGER and prove the money adds up (I1–I5); --repair issues missing credits", runReconcile},
-	{"audit", "explain one envelope: history, ledger transfers, re-derived shares and a verdict on I1–I5", runAudit},
-	{"version", "print the version", func(_ context.Context, _ []string, stdout, _ io.Writer) error {
-		_, err := fmt.Fprintln(stdout, "hongbao", service.Version)
-		return err
-	}},
+// runEnv is what every command's Run receives.
+type runEnv struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
 }
 
-// errUsage marks a command line that could not be parsed: exit status 2.
-var errUsage = errors.New("usage")
+// parserExit carries kong's exit (after -h) out of the parser.
+type parserExit int
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -41,102 +49,120 @@ func main() {
 	os.Exit(run(ctx, os.Args[1:], os.Stdout, os.Stderr))
 }
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr)
-		if len(args) == 0 {
-			return 2
-		}
-		return 0
-	}
-	for _, c := range commands {
-		if c.name == args[0] {
-			err := c.run(ctx, args[1:], stdout, stderr)
-			switch {
-			case err == nil, errors.Is(err, flag.ErrHelp):
-				return 0
-			case errors.Is(err, errUsage):
-				if err != errUsage { // it says more than "usage"
-					fmt.Fprintf(stderr, "hongbao %s: %v\n", c.name, err)
-				}
-				return 2
+// newParser builds the command line's parser; exit is called after help.
+func newParser(stdout, stderr io.Writer, exit func(int)) (*kong.Kong, error) {
+	return kong.New(&cli{},
+		kong.Name("hongbao"),
+		kong.Description("hongbao — red envelopes on NATS JetStream.\n\nExit status: "+exitStatusSummary()),
+		kong.Writers(stdout, stderr),
+		kong.Exit(exit),
+		kong.UsageOnError(),
+		kong.ConfigureHelp(kong.HelpOptions{Compact: true}),
+		kong.DefaultEnvars("HONGBAO"),
+		kong.Vars(defaultVars()),
+	)
+}
+
+// run runs the command line args and returns the process's exit status
+// (see exitStatuses).
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	noArgs := len(args) == 0
+	defer func() {
+		if r := recover(); r != nil {
+			c, ok := r.(parserExit)
+			if !ok {
+				panic(r)
 			}
-			fmt.Fprintf(stderr, "hongbao %s: %v\n", c.name, err)
-			return 1
+			code = int(c)
+			if noArgs {
+				code = exitUsage // the help, but no command
+			}
+		}
+	}()
+	parser, err := newParser(stdout, stderr, func(c int) { panic(parserExit(c)) })
+	if err != nil {
+		panic(err) // a mistake in the cli struct; TestFlagDocs finds it
+	}
+	kongplete.Complete(parser) // answers the shell when COMP_LINE is set
+	if len(args) > 0 && args[0] == "help" {
+		args = append(args[1:], "--help")
+	}
+	if noArgs {
+		args = []string{"--help"}
+	}
+	kctx, err := parser.Parse(singleDashCompat(parser, args))
+	if err != nil {
+		help := "hongbao --help"
+		if pe, ok := errorsAs[*kong.ParseError](err); ok && pe.Context != nil && pe.Context.Selected() != nil {
+			help = "hongbao " + pe.Context.Selected().Name + " --help"
+		}
+		fmt.Fprintf(stderr, "hongbao: %s (see %s)\n", userMessage(err), help)
+		return exitUsage
+	}
+	err = kctx.Run(&runEnv{ctx: ctx, stdout: stdout, stderr: stderr})
+	if err == nil {
+		return exitOK
+	}
+	code = exitCode(err)
+	fmt.Fprintf(stderr, "hongbao %s: %s\n", kctx.Selected().Name, userMessage(err))
+	return code
+}
+
+// singleDashCompat rewrites -long-flag as --long-flag: Go's flag package,
+// which hongbao used before, accepted both spellings, and scripts may use
+// the single dash.
+func singleDashCompat(p *kong.Kong, args []string) []string {
+	long := map[string]bool{}
+	var walk func(n *kong.Node)
+	walk = func(n *kong.Node) {
+		for _, f := range n.Flags {
+			long[f.Name] = true
+		}
+		for _, c := range n.Children {
+			walk(c)
 		}
 	}
-	fmt.Fprintf(stderr, "hongbao: unknown command %q\n\n", args[0])
-	usage(stderr)
-	return 2
-}
-
-func usage(w io.Writer) {
-	fmt.Fprintln(w, "hongbao — red envelopes on NATS JetStream\n\nUsage: hongbao <command> [flags]\n\nCommands:")
-	for _, c := range commands {
-		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
-	}
-	fmt.Fprintln(w, "\nRun 'hongbao <command> -h' for a command's flags.")
-}
-
-// newFlags makes a flag set whose errors are returned, not fatal.
-func newFlags(name, synopsis string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: hongbao %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
-		fs.PrintDefaults()
-	}
-	return fs
-}
-
-// parse parses args, mapping errors to errUsage.
-func parse(fs *flag.FlagSet, args []string) error {
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return err
+	walk(p.Model.Node)
+	out := make([]string, len(args))
+	for i, a := range args {
+		out[i] = a
+		if a == "--" {
+			copy(out[i:], args[i:])
+			break
 		}
-		return errUsage
+		if len(a) > 2 && a[0] == '-' && a[1] != '-' {
+			name, _, _ := strings.Cut(a[1:], "=")
+			if long[name] && len(name) > 1 {
+				out[i] = "-" + a
+			}
+		}
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", fs.Args())
-		return errUsage
+	return out
+}
+
+type versionCmd struct {
+	JSON bool `name:"json" help:"Print JSON."`
+}
+
+func (c *versionCmd) Run(e *runEnv) error {
+	if c.JSON {
+		return json.NewEncoder(e.stdout).Encode(map[string]string{"name": "hongbao", "version": service.Version})
 	}
-	return nil
+	_, err := fmt.Fprintln(e.stdout, "hongbao", service.Version)
+	return err
 }
 
 func newLogger(w io.Writer, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, fmt.Errorf("%w: log level %q", errUsage, level)
+		return nil, usageErrorf("--log-level %q: want debug, info, warn or error", level)
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
 }
 
-// parseWithArg parses flags around at most one positional argument, which
-// may stand before, between or after them (`rebuild --verify users --data
-// ./data`); "" when there is none.
-func parseWithArg(fs *flag.FlagSet, args []string) (string, error) {
-	// Flag parsing stops at the argument: take it and parse the rest again.
-	var pos []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return "", err
-			}
-			return "", errUsage
-		}
-		if fs.NArg() == 0 {
-			break
-		}
-		pos = append(pos, fs.Arg(0))
-		args = fs.Args()[1:]
-	}
-	switch len(pos) {
-	case 0:
-		return "", nil
-	case 1:
-		return pos[0], nil
-	}
-	fmt.Fprintf(fs.Output(), "unexpected arguments: %v\n", pos[1:])
-	return "", errUsage
+// errorsAs is errors.As for a value type.
+func errorsAs[T error](err error) (T, bool) {
+	var t T
+	ok := errors.As(err, &t)
+	return t, ok
 }

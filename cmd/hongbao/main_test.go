@@ -43,12 +43,25 @@ func TestUsage(t *testing.T) {
 	}{
 		{nil, 2, "Commands:"},
 		{[]string{"help"}, 0, "serve"},
-		{[]string{"nope"}, 2, `unknown command "nope"`},
-		{[]string{"serve", "-h"}, 0, "-nats-url"},
-		{[]string{"serve", "--bogus"}, 2, "flag provided but not defined"},
-		{[]string{"serve", "--expiry", "0s"}, 2, "expiry"},
-		{[]string{"serve", "extra"}, 2, "unexpected arguments"},
-		{[]string{"version"}, 0, ""},
+		{[]string{"help", "rebuild"}, 0, "--verify"},
+		{[]string{"nope"}, 2, `unexpected argument nope`},
+		{[]string{"serve", "-h"}, 0, "--nats-url"},
+		{[]string{"serve", "--bogus"}, 2, "unknown flag --bogus"},
+		{[]string{"serve", "--expiry", "0s"}, 2, "--expiry 0s: must be positive"},
+		{[]string{"serve", "-expiry", "0s"}, 2, "--expiry 0s: must be positive"}, // Go's flag spelling still works
+		{[]string{"serve", "--expiry", "soon"}, 2, "--expiry"},
+		{[]string{"serve", "--group-commit", "maybe"}, 2, "--group-commit"},
+		{[]string{"serve", "--http", "nonsense"}, 2, "--http"},
+		{[]string{"serve", "--nats-url", "nats://127.0.0.1:1", "--listen", ":0"}, 2, "not with --nats-url"},
+		{[]string{"serve", "extra"}, 2, "unexpected argument extra"},
+		{[]string{"rebuild", "nonsense"}, 2, "wallets"},
+		{[]string{"audit", "not-an-id"}, 2, "is not an envelope id"},
+		{[]string{"audit"}, 2, "expected \"<envelope_id>\""},
+		{[]string{"reconcile", "--since", "yesterday"}, 2, "RFC 3339"},
+		{[]string{"version"}, 0, "hongbao"},
+		{[]string{"version", "--json"}, 0, `"version"`},
+		{[]string{"completion", "bash"}, 0, "complete -C"},
+		{[]string{"completion", "tcsh"}, 2, "bash"},
 	}
 	for _, c := range cases {
 		var out, errOut syncBuffer
@@ -70,7 +83,7 @@ func freePort(t *testing.T) int {
 }
 
 // serveUntil runs `hongbao serve args` until the test is done with it.
-func serveUntil(t *testing.T, args []string, url string) {
+func serveUntil(t *testing.T, args []string, url string) (stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var errOut syncBuffer
@@ -104,24 +117,21 @@ func serveUntil(t *testing.T, args []string, url string) {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("serve did not stop:\n%s", errOut.String())
 	}
+	return errOut.String()
 }
 
-// TestServeEmbedded starts the embedded server from a config file like the
-// repository's (minus the monitoring port) and serves a wrap over TCP.
+// TestServeEmbedded starts the embedded server from the repository's
+// nats.conf, with its client and monitoring ports moved by --listen and
+// --http (8222 may be taken), and serves a wrap over TCP.
 func TestServeEmbedded(t *testing.T) {
-	conf, err := os.ReadFile("../../nats.conf")
-	if err != nil {
-		t.Fatal(err)
-	}
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "nats.conf")
-	noHTTP := strings.Replace(string(conf), "http: 127.0.0.1:8222", "", 1)
-	if err := os.WriteFile(cfg, []byte(noHTTP), 0o600); err != nil {
-		t.Fatal(err)
-	}
 	port := freePort(t)
-	serveUntil(t, []string{"--config", cfg, "--data", filepath.Join(dir, "data"), "--listen", fmt.Sprintf("127.0.0.1:%d", port)},
+	errOut := serveUntil(t, []string{"--config", "../../nats.conf", "--data", filepath.Join(dir, "data"),
+		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--http", "127.0.0.1:0"},
 		fmt.Sprintf("nats://127.0.0.1:%d", port))
+	if !strings.Contains(errOut, "monitor=http://127.0.0.1:") || strings.Contains(errOut, ":8222") {
+		t.Errorf("--http did not move the monitoring port:\n%s", errOut)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "data", "jetstream")); err != nil {
 		t.Fatalf("no JetStream store under --data: %v", err)
 	}
@@ -136,7 +146,7 @@ func TestServeExternal(t *testing.T) {
 func TestServeMissingConfig(t *testing.T) {
 	var errOut syncBuffer
 	code := run(context.Background(), []string{"serve", "--config", filepath.Join(t.TempDir(), "absent.conf")}, &syncBuffer{}, &errOut)
-	if code != 1 || !strings.Contains(errOut.String(), "absent.conf") {
+	if code != exitUsage || !strings.Contains(errOut.String(), "absent.conf") {
 		t.Fatalf("exit %d:\n%s", code, errOut.String())
 	}
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -21,22 +21,13 @@ import (
 	"github.com/hongbao/hongbao/projections"
 )
 
-// errDifferences: verify found rows that differ (exit status 1).
-var errDifferences = errors.New("the rebuilt projection differs from the live one")
-
 // opsFlags are the flags shared by status and rebuild.
 type opsFlags struct {
-	connFlags
-	instance, name, prefix string
-	json                   bool
-}
-
-func (o *opsFlags) register(fs *flag.FlagSet) {
-	o.connFlags.register(fs, "NATS server of the running service; when it does not answer, --data is opened instead")
-	fs.StringVar(&o.instance, "instance", "", "service instance id (see 'nats micro info hongbao'); needed when several run")
-	fs.StringVar(&o.name, "name", "hongbao", "micro service name")
-	fs.StringVar(&o.prefix, "prefix", "hongbao", "subject prefix of the service")
-	fs.BoolVar(&o.json, "json", false, "print JSON")
+	connFlags `embed:""`
+	Instance  string `name:"instance" help:"Service instance id (see 'nats micro info hongbao'); needed when several run."`
+	Name      string `name:"name" default:"hongbao" help:"Micro service name."`
+	Prefix    string `name:"prefix" default:"hongbao" help:"Subject prefix of the service."`
+	JSON      bool   `name:"json" help:"Print JSON."`
 }
 
 // target is either a running instance (subject prefix of its admin
@@ -49,32 +40,34 @@ type target struct {
 }
 
 // connect finds the running instance, or opens the data directory.
-func (o *opsFlags) connect(ctx context.Context, log *slog.Logger) (*target, error) {
-	if !o.offline {
-		nc, err := nats.Connect(o.natsURL, nats.Name("hongbao-ops"), nats.Timeout(2*time.Second))
-		if err == nil {
-			ids, err := discover(nc, o.name)
-			switch {
-			case err != nil:
-				nc.Close()
-				return nil, err
-			case o.instance != "":
-				if !contains(ids, o.instance) {
-					nc.Close()
-					return nil, fmt.Errorf("%w: no instance %q of %s answers (found %v)", errUsage, o.instance, o.name, ids)
-				}
-				return &target{nc: nc, admin: o.prefix + ".admin." + o.instance + ".", close: nc.Close}, nil
-			case len(ids) == 1:
-				return &target{nc: nc, admin: o.prefix + ".admin." + ids[0] + ".", close: nc.Close}, nil
-			case len(ids) > 1:
-				nc.Close()
-				return nil, fmt.Errorf("%w: %d instances of %s run (%s): pick one with --instance", errUsage, len(ids), o.name, strings.Join(ids, ", "))
-			}
-			// NATS is there but no service: use it for the offline work.
-			return o.openOffline(ctx, nc, log)
+func (o *opsFlags) connect(ctx context.Context, log *slog.Logger, stderr io.Writer) (*target, error) {
+	nc, err := o.dial("hongbao-ops", stderr)
+	if err != nil || nc == nil {
+		if err != nil {
+			return nil, err
 		}
+		return o.openOffline(ctx, nil, log, stderr)
 	}
-	return o.openOffline(ctx, nil, log)
+	ids, err := discover(nc, o.Name)
+	switch {
+	case err != nil:
+		nc.Close()
+		return nil, unavailable(err)
+	case o.Instance != "":
+		if !slices.Contains(ids, o.Instance) {
+			nc.Close()
+			return nil, unavailablef("no instance %q of %s answers (found %v)", o.Instance, o.Name, ids)
+		}
+		return &target{nc: nc, admin: o.Prefix + ".admin." + o.Instance + ".", close: nc.Close}, nil
+	case len(ids) == 1:
+		return &target{nc: nc, admin: o.Prefix + ".admin." + ids[0] + ".", close: nc.Close}, nil
+	case len(ids) > 1:
+		nc.Close()
+		return nil, usageErrorf("%d instances of %s run (%s): pick one with --instance", len(ids), o.Name, strings.Join(ids, ", "))
+	}
+	// NATS is there but no service: use it for the offline work.
+	fmt.Fprintf(stderr, "hongbao: no %s service answers there; working offline on its streams and %s\n", o.Name, filepath.Join(filepath.Clean(o.Data), "projections"))
+	return o.openOffline(ctx, nc, log, stderr)
 }
 
 // discover pings the micro service and returns the ids that answer.
@@ -108,18 +101,13 @@ func discover(nc *nats.Conn, name string) ([]string, error) {
 	return ids, nil
 }
 
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
 // openOffline opens the projections of a stopped service: on the NATS
 // connection given, or on an embedded server over --data.
-func (o *opsFlags) openOffline(ctx context.Context, nc *nats.Conn, log *slog.Logger) (*target, error) {
+func (o *opsFlags) openOffline(ctx context.Context, nc *nats.Conn, log *slog.Logger, stderr io.Writer) (*target, error) {
+	if fi, err := os.Stat(o.Data); nc != nil && (err != nil || !fi.IsDir()) {
+		nc.Close()
+		return nil, unavailablef("no %s service answers on that server, and there is no data directory %s for its read models: start the service, or pass --data", o.Name, o.Data)
+	}
 	t := &target{}
 	var closers []func()
 	t.close = func() {
@@ -129,7 +117,7 @@ func (o *opsFlags) openOffline(ctx context.Context, nc *nats.Conn, log *slog.Log
 	}
 	// Pebble's lock refuses while a service has these databases open.
 	if nc == nil {
-		enc, closeEmbedded, err := o.openEmbedded(ctx, "hongbao-ops")
+		enc, closeEmbedded, err := o.openEmbedded(ctx, "hongbao-ops", stderr)
 		if err != nil {
 			return nil, err
 		}
@@ -143,10 +131,10 @@ func (o *opsFlags) openOffline(ctx context.Context, nc *nats.Conn, log *slog.Log
 		t.close()
 		return nil, err
 	}
-	set, err := projections.Open(js, projections.Config{Dir: filepath.Join(o.data, "projections"), Logger: log})
+	set, err := projections.Open(js, projections.Config{Dir: filepath.Join(o.Data, "projections"), Logger: log})
 	if err != nil {
 		t.close()
-		return nil, fmt.Errorf("%w (is a service still running on %s?)", err, o.data)
+		return nil, unavailablef("%s (is a service still running on %s?)", userMessage(err), o.Data)
 	}
 	closers = append(closers, func() { _ = set.Close() })
 	t.set = set
@@ -160,40 +148,42 @@ func (t *target) request(subject string, body any, out any) error {
 	}
 	m, err := t.nc.Request(t.admin+subject, data, 10*time.Second)
 	if err != nil {
-		return fmt.Errorf("%s%s: %w", t.admin, subject, err)
+		return unavailablef("the service does not answer %s%s: %w", t.admin, subject, err)
 	}
 	if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
-		return fmt.Errorf("%s%s: %s %s", t.admin, subject, code, m.Header.Get(micro.ErrorHeader))
+		return fmt.Errorf("the service answered %s%s with %s %s", t.admin, subject, code, m.Header.Get(micro.ErrorHeader))
 	}
 	return json.Unmarshal(m.Data, out)
 }
 
-const statusSynopsis = `Shows each read model's applied stream sequence against the stream's last
+type statusCmd struct {
+	opsFlags `embed:""`
+}
+
+func (*statusCmd) Help() string {
+	return `Shows each read model's applied stream sequence against the stream's last
 sequence (the lag), and the rebuild and verify jobs of the running service. With
 no service running it reads the data directory (--data) instead.`
+}
 
-func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("status", statusSynopsis, stderr)
-	var o opsFlags
-	o.register(fs)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	t, err := o.connect(ctx, slog.New(slog.DiscardHandler))
+func (c *statusCmd) Run(e *runEnv) error {
+	ctx, stdout := e.ctx, e.stdout
+	o := &c.opsFlags
+	t, err := o.connect(ctx, slog.New(slog.DiscardHandler), e.stderr)
 	if err != nil {
 		return err
 	}
 	defer t.close()
 	var st ops.Status
 	if t.set != nil {
-		st.Instance = "offline: " + o.data
+		st.Instance = "offline: " + o.Data
 		if st.Projections, err = t.set.Status(ctx); err != nil {
 			return err
 		}
 	} else if err := t.request("status", struct{}{}, &st); err != nil {
 		return err
 	}
-	if o.json {
+	if o.JSON {
 		return json.NewEncoder(stdout).Encode(st)
 	}
 	fmt.Fprintf(stdout, "instance %s\n\n%-8s %5s %12s %12s %10s\n", st.Instance, "VIEW", "GEN", "APPLIED", "STREAM", "LAG")
@@ -226,49 +216,51 @@ func runStatus(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	return nil
 }
 
-const rebuildSynopsis = `Rebuilds read models from stream sequence 1: hongbao rebuild [detail|users|outbox|all].
+type rebuildCmd struct {
+	opsFlags `embed:""`
+	Verify   bool   `name:"verify" help:"Compare a fresh rebuild with the live projection instead of swapping it in."`
+	View     string `arg:"" optional:"" default:"all" enum:"${views}" help:"Read model to rebuild: ${views} (default all)."`
+}
+
+func (*rebuildCmd) Help() string {
+	return `Rebuilds read models from stream sequence 1: hongbao rebuild [` + strings.ReplaceAll(viewNames(), ",", "|") + `].
 A running service rebuilds into a new generation while it keeps answering from
 the live one, then swaps it in; progress is shown until it is done. With --verify
 nothing is swapped: a fresh rebuild is compared with the live projection and every
 difference is listed (exit status 1 if there is any). With no service running,
 the data directory (--data) is rebuilt in place.`
+}
 
-func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("rebuild", rebuildSynopsis, stderr)
-	var o opsFlags
-	o.register(fs)
-	verify := fs.Bool("verify", false, "compare a fresh rebuild with the live projection instead of swapping")
-	which, err := parseWithArg(fs, args)
-	if err != nil {
-		return err
-	}
-	if which == "" {
-		which = "all"
-	}
+// viewNames lists the read models and "all", comma-separated.
+func viewNames() string { return strings.Join(append(slices.Clone(projections.Names), "all"), ",") }
+
+func (c *rebuildCmd) Run(e *runEnv) error {
+	ctx, stdout, stderr := e.ctx, e.stdout, e.stderr
+	o := &c.opsFlags
+	which := c.View
 	names := []string{which}
 	if which == "all" {
 		names = projections.Names
 	}
 	for _, n := range names {
-		if !contains(projections.Names, n) {
-			fmt.Fprintf(stderr, "unknown projection %q: want detail, users, outbox or all\n", n)
-			return errUsage
+		if !slices.Contains(projections.Names, n) {
+			return usageErrorf("unknown read model %q: want one of %s", n, viewNames())
 		}
 	}
-	t, err := o.connect(ctx, slog.New(slog.DiscardHandler))
+	t, err := o.connect(ctx, slog.New(slog.DiscardHandler), stderr)
 	if err != nil {
 		return err
 	}
 	defer t.close()
 	pr := newProgressPrinter(stderr)
 	kind := "rebuild"
-	if *verify {
+	if c.Verify {
 		kind = "verify"
 	}
 	var results []projections.VerifyResult
 	if t.set != nil {
 		for _, n := range names {
-			if *verify {
+			if c.Verify {
 				res, err := t.set.Verify(ctx, n, pr.show)
 				if err != nil {
 					return err
@@ -284,7 +276,7 @@ func runRebuild(ctx context.Context, args []string, stdout, stderr io.Writer) er
 			return err
 		}
 	}
-	return report(stdout, o.json, kind, names, results)
+	return report(stdout, o.JSON, kind, names, results)
 }
 
 // runJobs starts the jobs on the running instance and follows them.
@@ -356,7 +348,7 @@ func report(w io.Writer, asJSON bool, kind string, names []string, results []pro
 		}
 	}
 	if diffs > 0 {
-		return fmt.Errorf("%w: %d rows", errDifferences, diffs)
+		return found(fmt.Errorf("the rebuilt read models differ from the live ones: %d rows", diffs))
 	}
 	return nil
 }

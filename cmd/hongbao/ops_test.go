@@ -61,7 +61,7 @@ func TestOpsOnline(t *testing.T) {
 		t.Fatalf("verify JSON %s: %v", out, err)
 	}
 	code, _, errOut = runCLI(t, "rebuild", "nonsense", "--nats-url", url)
-	if code != 2 || !strings.Contains(errOut, "unknown projection") {
+	if code != 2 || !strings.Contains(errOut, "must be one of") {
 		t.Fatalf("bad projection name: exit %d %s", code, errOut)
 	}
 }

@@ -4,68 +4,38 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/reconcile"
 )
 
-// errDiscrepancies: the money does not add up (exit status 1).
-var errDiscrepancies = errors.New("invariants broken")
-
-// storeFlags say where the streams are, for reconcile and audit: the NATS
-// server at --nats-url (a running service's), or, when none answers there,
-// the data directory of a stopped service opened with an embedded server.
-type storeFlags struct{ connFlags }
-
-func (o *storeFlags) register(fs *flag.FlagSet) {
-	o.connFlags.register(fs, "NATS server holding the streams; when the default does not answer, --data is opened instead (a URL given explicitly must answer)")
-}
-
-// storeConn is an open connection to the streams.
+// storeConn is an open connection to the streams, for reconcile and
+// audit: a running service's NATS server, or, offline, the data directory
+// of a stopped service opened with an embedded server.
 type storeConn struct {
 	js    jetstream.JetStream
-	where string
 	close func()
 }
 
-// connect follows the flags. Reading the streams never changes them.
-func (o *storeFlags) connect(ctx context.Context, fs *flag.FlagSet) (*storeConn, error) {
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "nats-url" })
-	if !o.offline {
-		nc, err := nats.Connect(o.natsURL, nats.Name("hongbao-reconcile"), nats.Timeout(2*time.Second))
-		switch {
-		case err == nil:
-			js, err := jetstream.New(nc)
-			if err != nil {
-				nc.Close()
-				return nil, err
-			}
-			return &storeConn{js: js, where: o.natsURL, close: nc.Close}, nil
-		case explicit:
-			// Never fall back silently: an empty data directory would
-			// "prove" that nothing is wrong.
-			return nil, fmt.Errorf("connect %s: %w", o.natsURL, err)
-		}
-	}
-	store := filepath.Clean(o.data)
-	if _, err := os.Stat(filepath.Join(store, "jetstream")); err != nil {
-		return nil, fmt.Errorf("no JetStream store under %s (and no NATS server at %s): %w", store, o.natsURL, err)
-	}
-	nc, closeAll, err := o.openEmbedded(ctx, "hongbao-reconcile")
+// connectStore follows the connection flags. Reading the streams never
+// changes them.
+func (c *connFlags) connectStore(ctx context.Context, name string, stderr io.Writer) (*storeConn, error) {
+	nc, err := c.dial(name, stderr)
 	if err != nil {
+		return nil, err
+	}
+	var closeAll func()
+	if nc != nil {
+		closeAll = nc.Close
+	} else if nc, closeAll, err = c.openEmbedded(ctx, name, stderr); err != nil {
 		return nil, err
 	}
 	js, err := jetstream.New(nc)
@@ -73,10 +43,19 @@ func (o *storeFlags) connect(ctx context.Context, fs *flag.FlagSet) (*storeConn,
 		closeAll()
 		return nil, err
 	}
-	return &storeConn{js: js, where: "embedded server on " + store, close: closeAll}, nil
+	return &storeConn{js: js, close: closeAll}, nil
 }
 
-const reconcileSynopsis = `Replays the ENVELOPES stream against the LEDGER stream and proves that no money
+type reconcileCmd struct {
+	connFlags `embed:""`
+	Since     string        `name:"since" placeholder:"TIME" help:"Only envelopes wrapped at or after this RFC 3339 time (their whole histories are still checked)."`
+	JSON      bool          `name:"json" help:"Print the report as JSON."`
+	Repair    bool          `name:"repair" help:"Issue the missing credits, then reconcile again."`
+	Grace     time.Duration `name:"grace" default:"0s" help:"Transfers of events stored less than this ago are in flight, not missing (pass 1m against a running service)."`
+}
+
+func (*reconcileCmd) Help() string {
+	return `Replays the ENVELOPES stream against the LEDGER stream and proves that no money
 is created or lost (invariants I1–I5): every share re-derived from its envelope's
 seed, every transfer an event implies booked exactly once with the same amount,
 no credit without its event, double entry, escrows at zero once ended. Every
@@ -89,35 +68,27 @@ Nothing else is ever repaired automatically.
 
 Against a running service, pass --grace 1m: the outbox books transfers a few
 milliseconds after their events.`
+}
 
-func runReconcile(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("reconcile", reconcileSynopsis, stderr)
-	var conn storeFlags
-	conn.register(fs)
-	since := fs.String("since", "", "only envelopes wrapped at or after this RFC 3339 time (their whole histories are still checked)")
-	asJSON := fs.Bool("json", false, "print the report as JSON")
-	repair := fs.Bool("repair", false, "issue the missing credits, then reconcile again")
-	grace := fs.Duration("grace", 0, "transfers of events stored less than this ago are in flight, not missing")
-	if err := parse(fs, args); err != nil {
-		return err
-	}
+func (c *reconcileCmd) Run(e *runEnv) error {
+	ctx, stdout, stderr := e.ctx, e.stdout, e.stderr
+	asJSON, repair, grace := &c.JSON, &c.Repair, &c.Grace
 	opts := reconcile.Options{Grace: *grace}
-	if *since != "" {
-		t, err := time.Parse(time.RFC3339, *since)
+	if c.Since != "" {
+		t, err := time.Parse(time.RFC3339, c.Since)
 		if err != nil {
-			return fmt.Errorf("%w: --since: %v", errUsage, err)
+			return usageErrorf("--since %q: want an RFC 3339 time such as 2026-01-01T00:00:00Z", c.Since)
 		}
 		opts.Since = t
 	}
 	if *grace < 0 {
-		return fmt.Errorf("%w: --grace must not be negative", errUsage)
+		return usageErrorf("--grace must not be negative")
 	}
-	sc, err := conn.connect(ctx, fs)
+	sc, err := c.connectStore(ctx, "hongbao-reconcile", stderr)
 	if err != nil {
 		return err
 	}
 	defer sc.close()
-	fmt.Fprintf(stderr, "reconcile: reading the streams on %s\n", sc.where)
 	opts.Progress = func(p reconcile.Progress) {
 		if p.Done {
 			return
@@ -191,7 +162,7 @@ func reconcileVerdict(rep reconcile.Report) error {
 	if rep.OK() {
 		return nil
 	}
-	return fmt.Errorf("%w: %d discrepancies (balanced: %v)", errDiscrepancies, len(rep.Discrepancies), rep.Balanced)
+	return found(fmt.Errorf("invariants broken: %d discrepancies (balanced: %v)", len(rep.Discrepancies), rep.Balanced))
 }
 
 // openLedgerAsIs opens the ledger for repairs without changing its stream:

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,7 +63,7 @@ func TestReconcileCLI(t *testing.T) {
 	if rep = decodeReport(t, out); code != 0 || !rep.OK() || rep.Transfers != rep.Expected || rep.Envelopes != 10 {
 		t.Fatalf("after repair: exit %d\n%s\n%s", code, out, errOut)
 	}
-	if !strings.Contains(errOut, "reading the streams on "+url) {
+	if !strings.Contains(errOut, "connected to NATS at "+url) {
 		t.Fatalf("no connection note on stderr:\n%s", errOut)
 	}
 	code, out, _ = runCLI(t, "reconcile", "--nats-url", url, "--repair")
@@ -140,10 +141,10 @@ func TestReconcileCLI(t *testing.T) {
 			t.Fatalf("hongbao %v: exit %d, want 2\n%s", args, code, errOut)
 		}
 	}
-	if code, _, errOut := runCLI(t, "audit", "0123456789ABCDEFGHJKMNPQRS", "--nats-url", url); code != 1 || !strings.Contains(errOut, "no such envelope") {
+	if code, _, errOut := runCLI(t, "audit", "0123456789ABCDEFGHJKMNPQRS", "--nats-url", url); code != exitFailed || !strings.Contains(errOut, "no such envelope") {
 		t.Fatalf("audit of an unknown envelope: exit %d\n%s", code, errOut)
 	}
-	if code, _, errOut := runCLI(t, "audit", "not-an-id"); code != 2 || !strings.Contains(errOut, "invalid_id") {
+	if code, _, errOut := runCLI(t, "audit", "not-an-id"); code != 2 || !strings.Contains(errOut, `"not-an-id" is not an envelope id`) {
 		t.Fatalf("bad id: exit %d\n%s", code, errOut)
 	}
 }
@@ -159,18 +160,26 @@ func TestReconcileOffline(t *testing.T) {
 	srv.Shutdown()
 
 	data := srv.StoreDir()
-	absent := filepath.Join(t.TempDir(), "absent.conf")
-	code, out, errOut := runCLI(t, "reconcile", "--offline", "--data", data, "--config", absent)
-	if code != 0 || !strings.Contains(out, "envelopes  3 ") || !strings.Contains(errOut, "embedded server on") {
+	code, out, errOut := runCLI(t, "reconcile", "--offline", "--data", data) // no nats.conf here: built-in defaults
+	if code != 0 || !strings.Contains(out, "envelopes  3 ") || !strings.Contains(errOut, "opened the data directory "+data) {
 		t.Fatalf("offline: exit %d\n%s\n%s", code, out, errOut)
 	}
-	code, _, errOut = runCLI(t, "reconcile", "--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), "--data", data, "--config", absent)
-	if code != 1 || !strings.Contains(errOut, "connect") {
+	absent := filepath.Join(t.TempDir(), "absent.conf")
+	code, _, errOut = runCLI(t, "reconcile", "--offline", "--data", data, "--config", absent)
+	if code != exitUsage || !strings.Contains(errOut, "absent.conf") {
+		t.Fatalf("a --config that does not exist: exit %d\n%s", code, errOut)
+	}
+	code, _, errOut = runCLI(t, "reconcile", "--nats-url", fmt.Sprintf("nats://127.0.0.1:%d", freePort(t)), "--data", data)
+	if code != exitUnavailable || !strings.Contains(errOut, "cannot connect to NATS at nats://127.0.0.1:") || strings.Contains(errOut, "nats: ") {
 		t.Fatalf("explicit unreachable URL: exit %d\n%s", code, errOut)
 	}
-	code, _, errOut = runCLI(t, "reconcile", "--offline", "--data", t.TempDir())
-	if code != 1 || !strings.Contains(errOut, "no JetStream store") {
-		t.Fatalf("empty data dir: exit %d\n%s", code, errOut)
+	empty := filepath.Join(t.TempDir(), "data")
+	code, _, errOut = runCLI(t, "reconcile", "--offline", "--data", empty)
+	if code != exitUnavailable || !strings.Contains(errOut, "holds no stopped service's data") {
+		t.Fatalf("missing data dir: exit %d\n%s", code, errOut)
+	}
+	if _, err := os.Stat(empty); err == nil {
+		t.Fatalf("reconcile created %s", empty)
 	}
 }
 

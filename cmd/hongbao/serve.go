@@ -3,80 +3,92 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
-	"fmt"
-	"io"
+	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
+	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/service"
 )
 
-const serveSynopsis = `Runs the hongbao micro service. By default it starts an embedded NATS server
+// serveCmd runs an instance.
+type serveCmd struct {
+	Config     string        `name:"config" placeholder:"FILE" help:"Embedded NATS server configuration file. Unset: ./nats.conf when present, else built-in defaults equal to the repository's nats.conf; a file given must exist."`
+	Data       string        `name:"data" default:"./data" placeholder:"DIR" help:"Data directory: JetStream (embedded server) under <data>/jetstream, read models under <data>/projections."`
+	Listen     string        `name:"listen" placeholder:"HOST:PORT" help:"Client listen address of the embedded server, overriding nats.conf (port 0: any free port)."`
+	HTTP       string        `name:"http" placeholder:"HOST:PORT" help:"Monitoring (HTTP) address of the embedded server, overriding nats.conf's http (port 0: any free port; off: none)."`
+	NATSURL    string        `name:"nats-url" env:"HONGBAO_NATS_URL,NATS_URL" placeholder:"URL" help:"Connect to this NATS server (with JetStream) instead of starting an embedded one."`
+	Creds      string        `name:"creds" env:"HONGBAO_CREDS,NATS_CREDS" placeholder:"FILE" help:"NATS credentials file for --nats-url."`
+	Name       string        `name:"name" default:"hongbao" help:"Micro service name."`
+	Prefix     string        `name:"prefix" default:"hongbao" help:"Subject prefix of the endpoints (hongbao.wrap, hongbao.open.<id>, ...)."`
+	PayTimeout time.Duration `name:"pay-timeout" default:"${pay_timeout}" help:"An envelope not paid within this time is cancelled."`
+	Expiry     time.Duration `name:"expiry" default:"${expiry}" help:"A live envelope expires this long after payment; the rest is refunded."`
+	MaxCount   int           `name:"max-count" default:"${max_count}" help:"Most shares per envelope."`
+	MaxShare   int64         `name:"max-share" default:"${max_share}" help:"Largest share in fen."`
+	CacheSize  int           `name:"cache-size" default:"100000" help:"Envelopes kept in memory."`
+	MaxQueue   int           `name:"max-queue" default:"20000" help:"Requests waiting per envelope before it answers busy."`
+	Group      string        `name:"group-commit" default:"auto" enum:"auto,on,off" help:"Append the events of different envelopes waiting at once as one atomic batch, one fsync: auto (on when the embedded server syncs always), on, off."`
+	Replicas   int           `name:"replicas" default:"1" help:"Stream replicas (3 in a cluster)."`
+	LogLevel   string        `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn, error."`
+	Grace      time.Duration `name:"shutdown-grace" default:"15s" help:"How long a stop waits for requests in flight."`
+	ReconEvery time.Duration `name:"reconcile-every" default:"10m" help:"Run the reconciler this often and report its last result in 'hongbao status' (0: never)."`
+}
+
+func (*serveCmd) Help() string {
+	return `Runs the hongbao micro service. By default it starts an embedded NATS server
 configured by nats.conf (JetStream, sync_interval: always) with its store under
 --data, and serves on it; clients connect to the listen address in nats.conf
-(127.0.0.1:4222). With --nats-url it connects to an existing NATS server with
-JetStream instead. SIGINT or SIGTERM stops taking requests, finishes the ones in
-flight, and shuts down.`
+(127.0.0.1:4222, or --listen), its monitoring port is nats.conf's http
+(127.0.0.1:8222, or --http). With --nats-url it connects to an existing NATS
+server with JetStream instead. SIGINT or SIGTERM stops taking requests,
+finishes the ones in flight, and shuts down.`
+}
 
-func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
-	fs := newFlags("serve", serveSynopsis, stderr)
-	def := envelope.DefaultLimits()
-	var (
-		confFile   = fs.String("config", "nats.conf", "embedded NATS server configuration file; built-in defaults equal to the repository's nats.conf when the file is absent and the flag is not set")
-		dataDir    = fs.String("data", "./data", "data directory: JetStream (embedded server) under <data>/jetstream, read models under <data>/projections")
-		listen     = fs.String("listen", "", "client listen address of the embedded server (host:port), overriding nats.conf")
-		natsURL    = fs.String("nats-url", "", "connect to this NATS server instead of starting an embedded one")
-		creds      = fs.String("creds", "", "NATS credentials file for --nats-url")
-		name       = fs.String("name", "hongbao", "micro service name")
-		prefix     = fs.String("prefix", "hongbao", "subject prefix of the endpoints (hongbao.wrap, hongbao.open.<id>, ...)")
-		payTO      = fs.Duration("pay-timeout", def.PayTimeout, "an envelope not paid within this time is cancelled")
-		expiry     = fs.Duration("expiry", def.Expiry, "a live envelope expires this long after payment; the rest is refunded")
-		maxCount   = fs.Int("max-count", def.MaxCount, "most shares per envelope")
-		maxShare   = fs.Int64("max-share", def.MaxShare, "largest share in fen")
-		cacheSize  = fs.Int("cache-size", 100_000, "envelopes kept in memory")
-		maxQueue   = fs.Int("max-queue", 20_000, "requests waiting per envelope before it answers busy")
-		group      = fs.String("group-commit", "auto", "append the events of different envelopes waiting at once as one atomic batch, one fsync: auto (on when the embedded server syncs always), on, off")
-		replicas   = fs.Int("replicas", 1, "stream replicas (3 in a cluster)")
-		logLevel   = fs.String("log-level", "info", "log level: debug, info, warn, error")
-		grace      = fs.Duration("shutdown-grace", 15*time.Second, "how long a stop waits for requests in flight")
-		reconEvery = fs.Duration("reconcile-every", 10*time.Minute, "run the reconciler this often and report its last result in 'hongbao status' (0: never)")
-	)
-	if err := parse(fs, args); err != nil {
-		return err
-	}
-	log, err := newLogger(stderr, *logLevel)
+func (c *serveCmd) Run(e *runEnv) error {
+	ctx, stderr := e.ctx, e.stderr
+	log, err := newLogger(stderr, c.LogLevel)
 	if err != nil {
 		return err
 	}
-	limits := envelope.Limits{MinShare: 1, MaxShare: *maxShare, MaxCount: *maxCount, PayTimeout: *payTO, Expiry: *expiry}
-	if err := limits.Validate(); err != nil {
-		return fmt.Errorf("%w: %v", errUsage, err)
+	limits := envelope.Limits{MinShare: 1, MaxShare: c.MaxShare, MaxCount: c.MaxCount, PayTimeout: c.PayTimeout, Expiry: c.Expiry}
+	if err := validateLimits(limits); err != nil {
+		return err
 	}
-
-	if _, err := groupCommit(*group, false); err != nil {
+	if _, err := groupCommit(c.Group, false); err != nil {
 		return err
 	}
 	var nc *nats.Conn
 	var srv *embedded.Server
 	syncAlways := false
-	if *natsURL != "" {
-		if nc, err = embedded.Dial(*natsURL, *creds, nats.Name("hongbao"), nats.MaxReconnects(-1)); err != nil {
+	if c.NATSURL != "" {
+		if c.Listen != "" || c.HTTP != "" {
+			return usageErrorf("--listen and --http are the embedded server's, not with --nats-url")
+		}
+		if nc, err = embedded.Dial(c.NATSURL, c.Creds, nats.Name("hongbao"), nats.MaxReconnects(-1)); err != nil {
+			return unavailable(err)
+		}
+		log.Info("connected to NATS", "url", embedded.RedactURL(nc.ConnectedUrlRedacted()))
+	} else {
+		file := natsConfFile(c.Config)
+		if file == "" {
+			log.Warn("no nats.conf here; using the built-in defaults")
+		}
+		opts, err := embedded.Options(embedded.Config{ConfigFile: file, StoreDir: filepath.Clean(c.Data), Listen: c.Listen, Logger: log})
+		if err != nil {
 			return err
 		}
-	} else {
-		file := natsConfFile(*confFile, flagSet(fs.Visit, "config"))
-		if file == "" {
-			log.Warn("no nats.conf here; using the built-in defaults", "looked_for", *confFile)
+		if err := setMonitor(opts, c.HTTP); err != nil {
+			return err
 		}
-		srv, err = embedded.Start(ctx, embedded.Config{ConfigFile: file, StoreDir: filepath.Clean(*dataDir), Listen: *listen, Logger: log})
-		if err != nil {
+		if srv, err = embedded.StartOptions(ctx, opts, log); err != nil {
 			return err
 		}
 		defer srv.Shutdown()
@@ -85,22 +97,26 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 		always, interval := srv.SyncInterval()
 		syncAlways = always
-		log.Info("embedded NATS server ready", "clients", srv.ClientURL(), "store", srv.StoreDir(), "sync_always", always, "sync_interval", interval)
+		monitor := "off"
+		if a := srv.NATS().MonitorAddr(); a != nil {
+			monitor = "http://" + a.String()
+		}
+		log.Info("embedded NATS server ready", "clients", srv.ClientURL(), "monitor", monitor, "store", srv.StoreDir(), "sync_always", always, "sync_interval", interval)
 	}
 	defer nc.Close()
 
-	svcCfg := service.Config{Name: *name, Prefix: *prefix, Limits: limits, CacheSize: *cacheSize, MaxQueue: *maxQueue}
-	svcCfg.Store.GroupCommit, _ = groupCommit(*group, syncAlways)
+	svcCfg := service.Config{Name: c.Name, Prefix: c.Prefix, Limits: limits, CacheSize: c.CacheSize, MaxQueue: c.MaxQueue}
+	svcCfg.Store.GroupCommit, _ = groupCommit(c.Group, syncAlways)
 	inst, err := app.Start(ctx, nc, app.Config{
 		Service: svcCfg,
-		DataDir: *dataDir, Replicas: *replicas, ReconcileEvery: *reconEvery, Logger: log,
+		DataDir: c.Data, Replicas: c.Replicas, ReconcileEvery: c.ReconEvery, Logger: log,
 	})
 	if err != nil {
 		return err
 	}
 	<-ctx.Done()
-	log.Info("stopping: finishing requests in flight", "grace", *grace)
-	stopCtx, cancel := context.WithTimeout(context.Background(), *grace)
+	log.Info("stopping: finishing requests in flight", "grace", c.Grace)
+	stopCtx, cancel := context.WithTimeout(context.Background(), c.Grace)
 	defer cancel()
 	err = inst.Stop(stopCtx) // before the drain: the projectors and the dispatcher read on nc
 	if derr := nc.Drain(); derr != nil && !errors.Is(derr, nats.ErrConnectionClosed) {
@@ -110,22 +126,66 @@ func runServe(ctx context.Context, args []string, _, stderr io.Writer) error {
 	return err
 }
 
-// natsConfFile returns the embedded server's configuration file to load:
-// path, or "" (the built-in defaults, equal to the repository's nats.conf)
-// when path does not exist and was not given explicitly. An explicit path
-// that does not exist is returned as it is, so that loading it fails.
-func natsConfFile(path string, explicit bool) string {
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) && !explicit {
-		return ""
+// validateLimits checks the envelope limits and says what is wrong in
+// terms of the flags.
+func validateLimits(l envelope.Limits) error {
+	switch {
+	case l.MaxShare < l.MinShare || l.MaxShare > events.HardMaxShare:
+		return usageErrorf("--max-share %d: want 1 to %d fen", l.MaxShare, events.HardMaxShare)
+	case l.MaxCount < 1 || l.MaxCount > events.HardMaxCount:
+		return usageErrorf("--max-count %d: want 1 to %d", l.MaxCount, events.HardMaxCount)
+	case l.PayTimeout <= 0:
+		return usageErrorf("--pay-timeout %s: must be positive", l.PayTimeout)
+	case l.Expiry <= 0:
+		return usageErrorf("--expiry %s: must be positive", l.Expiry)
 	}
-	return path
+	if err := l.Validate(); err != nil {
+		return usageErrorf("invalid envelope limits: %s", userMessage(err))
+	}
+	return nil
 }
 
-// flagSet reports whether the named flag was given on the command line.
-func flagSet(visit func(func(*flag.Flag)), name string) bool {
-	set := false
-	visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
+// natsConfFile returns the embedded server's configuration file to load:
+// path when given (loading fails if it does not exist); else nats.conf in
+// the working directory when present, or "" (the built-in defaults, equal
+// to the repository's nats.conf).
+func natsConfFile(path string) string {
+	if path != "" {
+		return path
+	}
+	if _, err := os.Stat("nats.conf"); err != nil {
+		return ""
+	}
+	return "nats.conf"
+}
+
+// setMonitor applies --http to the embedded server's options: "" keeps the
+// configuration's, "off" turns monitoring off, host:port moves it (port 0:
+// any free port).
+func setMonitor(opts *server.Options, addr string) error {
+	switch addr {
+	case "":
+		return nil
+	case "off":
+		opts.HTTPHost, opts.HTTPPort, opts.HTTPSPort = "", 0, 0
+		return nil
+	}
+	host, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return usageErrorf("--http %q: want host:port or off", addr)
+	}
+	port, err := strconv.Atoi(p)
+	if err != nil || port < 0 || port > 65535 {
+		return usageErrorf("--http %q: invalid port", addr)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if host == "" {
+		host = "0.0.0.0"
+	}
+	opts.HTTPHost, opts.HTTPPort, opts.HTTPSPort = host, port, 0
+	return nil
 }
 
 // groupCommit reads --group-commit: auto is on exactly when JetStream
@@ -140,5 +200,5 @@ func groupCommit(v string, syncAlways bool) (bool, error) {
 	case "off":
 		return false, nil
 	}
-	return false, fmt.Errorf("--group-commit %q: want auto, on or off", v)
+	return false, usageErrorf("--group-commit %q: want auto, on or off", v)
 }

@@ -2,9 +2,9 @@
 // phases of `hongbao bench`, the rebuilds and verifies of `hongbao
 // rebuild`. It is the command's only progress printer.
 //
-// A [Printer] writes to one writer (stderr): on a terminal one line
-// rewritten in place, elsewhere one line per interval. Each task is a
-// [Bar] with a name, a unit and a total; workers Add to it (or Set it) from
+// A [Printer] writes to one writer (stderr): on a terminal a bar drawn by
+// github.com/schollz/progressbar and redrawn in place, elsewhere (CI,
+// pipes) one plain line per interval. Each task is a [Bar] with a name, a unit and a total; workers Add to it (or Set it) from
 // any goroutine, and Finish writes its final line with the task's rate.
 //
 //	p := progress.New(os.Stderr, progress.IsTerminal(os.Stderr), time.Second)
@@ -12,6 +12,6 @@
 //	bar.Add(1) // from the workers
 //	bar.Finish()
 //
-// The interface is kept to these few calls so that a maintained progress
-// library can replace the printing behind it.
+// The interface is kept to these few calls; the terminal's bar is drawn by
+// a maintained library behind it.
 package progress

@@ -8,10 +8,17 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/schollz/progressbar/v3"
 )
 
 // Printer writes the progress of tasks to one writer. A nil Printer, or one
 // on a nil writer, prints nothing; its bars still count.
+//
+// On a terminal (inPlace) each task is drawn as a bar by
+// github.com/schollz/progressbar, redrawn in place; otherwise (CI, pipes,
+// files) a plain line is written every interval. Either way a task ends
+// with one plain final line, its rate over the whole task.
 type Printer struct {
 	w       io.Writer
 	inPlace bool
@@ -19,7 +26,7 @@ type Printer struct {
 	mu      sync.Mutex // one line at a time
 }
 
-// New returns a printer on w. inPlace rewrites one line with \r (for a
+// New returns a printer on w. inPlace draws a bar redrawn in place (for a
 // terminal, see [IsTerminal]); otherwise a line is written every interval
 // (one second when every is not positive).
 func New(w io.Writer, inPlace bool, every time.Duration) *Printer {
@@ -48,7 +55,11 @@ type Bar struct {
 	start       time.Time
 	stop, ended chan struct{}
 	once        sync.Once
+	bar         *progressbar.ProgressBar // on a terminal
 }
+
+// redraw is how often a terminal's bar is redrawn.
+const redraw = 100 * time.Millisecond
 
 // Start begins a task of total units and prints its line every interval
 // until [Bar.Finish].
@@ -58,8 +69,44 @@ func (p *Printer) Start(name, unit string, total int64) *Bar {
 		return b
 	}
 	b.stop, b.ended = make(chan struct{}), make(chan struct{})
+	if p.inPlace {
+		max := total
+		if max <= 0 {
+			max = -1 // unknown: a spinner
+		}
+		b.bar = progressbar.NewOptions64(max,
+			progressbar.OptionSetWriter(p.w),
+			progressbar.OptionSetDescription(name),
+			progressbar.OptionSetItsString(unit),
+			progressbar.OptionShowCount(),
+			progressbar.OptionShowIts(),
+			progressbar.OptionSetPredictTime(true),
+			progressbar.OptionSetWidth(30),
+			progressbar.OptionThrottle(redraw),
+			progressbar.OptionSetRenderBlankState(true),
+		)
+		go b.drawLoop()
+		return b
+	}
 	go b.loop()
 	return b
+}
+
+// drawLoop moves the terminal's bar to the count until Finish.
+func (b *Bar) drawLoop() {
+	defer close(b.ended)
+	t := time.NewTicker(min(redraw, b.p.every))
+	defer t.Stop()
+	for {
+		select {
+		case <-b.stop:
+			return
+		case <-t.C:
+			b.p.mu.Lock()
+			_ = b.bar.Set64(b.done.Load())
+			b.p.mu.Unlock()
+		}
+	}
 }
 
 // Add counts n more units done.
@@ -102,6 +149,11 @@ func (b *Bar) Finish() {
 		}
 		close(b.stop)
 		<-b.ended
+		if b.bar != nil {
+			b.p.mu.Lock()
+			_ = b.bar.Clear()
+			b.p.mu.Unlock()
+		}
 		el := time.Since(b.start)
 		d := b.done.Load()
 		b.p.line(fmt.Sprintf("%s: %s/%s %s in %.1fs, %s/s", b.name, commas(d), commas(b.total), b.unit,

@@ -38,8 +38,12 @@ func TestBar(t *testing.T) {
 		b.Add(12_000)
 		b.Add(345)
 		natstest.Eventually(t, 10*time.Second, func() error {
-			if out := buf.String(); !strings.Contains(out, "spread: 12,345/20,000 opens, ") || !strings.Contains(out, ", ETA ") {
+			out := buf.String()
+			if !inPlace && (!strings.Contains(out, "spread: 12,345/20,000 opens, ") || !strings.Contains(out, ", ETA ")) {
 				return errors.New("no progress line yet")
+			}
+			if inPlace && (!strings.Contains(out, "spread") || !strings.Contains(out, "(12345/20000, ")) {
+				return errors.New("no progress bar yet")
 			}
 			return nil
 		})
