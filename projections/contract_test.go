@@ -87,7 +87,11 @@ func contractCases() []contractCase {
 //     reports no difference, I6), before and after Rebuild swaps a new
 //     generation in;
 //   - a database in another format starts a new generation, filled from
-//     the stream, with the rows of one pass.
+//     the stream, with the rows of one pass (and none of the old one); an
+//     unmarked database, from before formats were recorded, is format 1:
+//     rebuilt where the projection has moved on (detail, users, outbox),
+//     kept where it has not (wallets). This was TestOldFormatIsRebuilt,
+//     for the outbox alone.
 //
 // The crash cases of projector/crash_test.go go further for the envelope
 // projections (every kind of crash moment, unsynced data); this suite
@@ -189,54 +193,63 @@ func TestContract(t *testing.T) {
 			natstest.Eventually(t, projectiontest.Timeout, func() error { return caughtUp(set) })
 			return set
 		}
-		generations := func(set *projections.Set, want int) {
+		gens := map[string]int{} // the live generation of each projection
+		for _, name := range projections.Names {
+			gens[name] = 1
+		}
+		generations := func(set *projections.Set) {
 			t.Helper()
 			lags, err := set.Status(context.Background())
 			if err != nil {
 				t.Fatal(err)
 			}
 			for _, l := range lags {
-				testenv.Eq(t, l.Name+" generation", l.Generation, want)
+				testenv.Eq(t, l.Name+" generation", l.Generation, gens[l.Name])
 			}
 		}
 		set := open()
-		gen := 1 // the live generation of every projection
-		generations(set, gen)
+		generations(set)
 		t.Run("a rebuild equals the live projection", func(t *testing.T) { verifyAll(t, set) })
 		t.Run("rebuilt, then verified again", func(t *testing.T) {
 			for _, name := range projections.Names {
 				if err := set.Rebuild(context.Background(), name, nil); err != nil {
 					t.Fatalf("rebuild %s: %v", name, err)
 				}
+				gens[name]++
 			}
-			gen++
-			generations(set, gen)
+			generations(set)
 			verifyAll(t, set)
 		})
 		if err := set.Close(); err != nil {
 			t.Fatal(err)
 		}
 
-		t.Run("a format bump starts a new generation", func(t *testing.T) {
+		// reformat rewrites every projection's live database as another
+		// build would have left it, reopens the set, and checks which
+		// projections started a new generation and that each has the rows
+		// of one pass (so no row of the old generation is read).
+		reformat := func(t *testing.T, rewrite func(c contractCase, db *pebble.DB) (rebuilt bool, err error)) {
 			for _, c := range cases {
-				db, err := projector.Open(genDir(dir, c.name, gen), nil, nil)
+				db, err := projector.Open(genDir(dir, c.name, gens[c.name]), nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
-				other := strconv.Itoa(projector.FormatOf(c.spec.Proj) + 1)
-				if err := errors.Join(db.Set(projector.FormatKey, []byte(other), pebble.Sync), db.Close()); err != nil {
+				rebuilt, err := rewrite(c, db)
+				if err := errors.Join(err, db.Close()); err != nil {
 					t.Fatal(err)
+				}
+				if rebuilt {
+					gens[c.name]++
 				}
 			}
 			set := open()
-			gen++
-			generations(set, gen)
+			generations(set)
 			verifyAll(t, set)
 			if err := set.Close(); err != nil {
 				t.Fatal(err)
 			}
 			for _, c := range cases {
-				db, err := projector.Open(genDir(dir, c.name, gen), nil, nil)
+				db, err := projector.Open(genDir(dir, c.name, gens[c.name]), nil, nil)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -245,6 +258,27 @@ func TestContract(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
+		}
+		stale := []byte("~stale row of the old format")
+		t.Run("a format bump starts a new generation", func(t *testing.T) {
+			reformat(t, func(c contractCase, db *pebble.DB) (bool, error) {
+				other := strconv.Itoa(projector.FormatOf(c.spec.Proj) + 1)
+				return true, errors.Join(db.Set(projector.FormatKey, []byte(other), pebble.Sync), db.Set(stale, stale, pebble.Sync))
+			})
+		})
+		// Databases from before formats were recorded have no marker and
+		// are format 1: rebuilt where the projection is at another format
+		// now, kept (and marked) where it is still at 1.
+		t.Run("an unmarked database is format 1", func(t *testing.T) {
+			reformat(t, func(c contractCase, db *pebble.DB) (bool, error) {
+				if err := db.Delete(projector.FormatKey, pebble.Sync); err != nil {
+					return false, err
+				}
+				if projector.FormatOf(c.spec.Proj) == 1 {
+					return false, nil
+				}
+				return true, db.Set(stale, stale, pebble.Sync)
+			})
 		})
 	})
 }
