@@ -25,6 +25,11 @@
 // codes. State names and best luck are the aggregate's
 // (aggregates/envelope: Status.String, Luckier).
 //
+// Specifications: each sub-package's testdata/ scripts state what its
+// rows answer for given events (projectiontest writes the events); the
+// contract suite (contract_test.go) holds every projection to the same
+// promises: exactly-once across restarts and crashes, I6, and formats.
+//
 // Invariants:
 //
 //	I6  a projection rebuilt from the stream equals the live one: Verify
