@@ -15,15 +15,16 @@
 // derived from the envelope's earlier events:
 //
 //	wrapped   env=E1 [at=T] [sender=alice] [kind=lucky|equal] total=N count=N [greeting=(…)]
-//	paid      env=E1 [at=T] [amount=total] [expires-at=T (at+24h)]
+//	paid      env=E1 [at=T] [amount=total] [expires-at=T (+24h: after at)]
 //	opened    env=E1 [at=T] user=U [amount=N (total/count for equal)]
 //	          index and remaining amount and count are derived
 //	expired   env=E1 [at=T] [refund=what is left]   opened-count is derived
 //	cancelled env=E1 [at=T] [reason=(pay timeout)]
 //
-// T is an instant in RFC 3339 (2025-12-31T16:30:00Z) or an offset from the
-// previous event's (+90s); without at= an event is one second after the
-// previous one, and a script starts at 2026-02-10T12:00:00Z. A short name
+// T is an instant in RFC 3339 (2025-12-31T16:30:00Z) or an offset (+90s):
+// from the previous event's time for at=, from the event's own for
+// expires-at=. Without at= an event is one second after the previous one;
+// a script's first event is at 2026-02-10T12:00:00Z (Start). A short name
 // is 1 to 22 characters of [0-9A-Z]; the envelope's id is it, padded into
 // a ULID (ID). Events are not checked against the aggregate's rules (a
 // script may write an impossible share); they must only be events the

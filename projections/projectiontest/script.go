@@ -31,8 +31,9 @@ type Envelope struct {
 // Script parses events in the text form (see the package doc), keeping
 // the envelopes' state from which the omitted fields are derived.
 type Script struct {
-	now  time.Time
-	envs map[string]*Envelope // by id
+	now     time.Time // of the last event; Start before the first
+	started bool
+	envs    map[string]*Envelope // by id
 }
 
 // NewScript starts a script at Start with no envelopes.
@@ -102,12 +103,12 @@ func (s *Script) parse(line string) (events.Event, error) {
 		}
 		return n
 	}
-	instant := func(k string, def time.Time) time.Time {
+	instant := func(k string, def, base time.Time) time.Time {
 		v := str(k, "")
 		if v == "" {
 			return def
 		}
-		t, err := parseTime(v, s.now)
+		t, err := parseTime(v, base)
 		if err != nil {
 			errs = append(errs, fmt.Sprintf("%s: %v", k, err))
 		}
@@ -119,7 +120,11 @@ func (s *Script) parse(line string) (events.Event, error) {
 		return events.Event{}, fmt.Errorf("env=%q: want 1 to 22 characters of Crockford base32, upper case", name)
 	}
 	id := ID(name)
-	at := instant("at", s.now.Add(time.Second))
+	next := s.now.Add(time.Second)
+	if !s.started {
+		next = s.now
+	}
+	at := instant("at", next, s.now)
 	e := s.envs[id]
 	if typ != string(events.TypeWrapped) && e == nil {
 		return events.Event{}, fmt.Errorf("envelope %s was never wrapped", name)
@@ -134,7 +139,7 @@ func (s *Script) parse(line string) (events.Event, error) {
 		p = w
 		e = &Envelope{Name: name, ID: id, Sender: w.Sender, Kind: w.Kind, Total: w.Total, Count: w.Count}
 	case events.TypePaid:
-		p = events.Paid{PaymentID: "p-" + name, Amount: num("amount", e.Total), ExpiresAt: instant("expires-at", at.Add(24*time.Hour))}
+		p = events.Paid{PaymentID: "p-" + name, Amount: num("amount", e.Total), ExpiresAt: instant("expires-at", at.Add(24*time.Hour), at)}
 	case events.TypeOpened:
 		var def int64
 		if e.Kind == events.KindEqual {
@@ -161,7 +166,7 @@ func (s *Script) parse(line string) (events.Event, error) {
 		return events.Event{}, err
 	}
 	// The event is good: the script's state moves on.
-	s.now = at
+	s.now, s.started = at, true
 	if o, ok := p.(events.Opened); ok {
 		e.Opened, e.OpenedTotal = o.Index, e.OpenedTotal+o.Amount
 	}
@@ -169,11 +174,11 @@ func (s *Script) parse(line string) (events.Event, error) {
 	return ev, nil
 }
 
-// parseTime reads an RFC 3339 instant or +duration after prev.
-func parseTime(v string, prev time.Time) (time.Time, error) {
+// parseTime reads an RFC 3339 instant or +duration after base.
+func parseTime(v string, base time.Time) (time.Time, error) {
 	if d, ok := strings.CutPrefix(v, "+"); ok {
 		dur, err := time.ParseDuration(d)
-		return prev.Add(dur), err
+		return base.Add(dur), err
 	}
 	t, err := time.Parse(time.RFC3339Nano, v)
 	return t.UTC(), err
