@@ -145,7 +145,9 @@ func (r *registry) get(id string) *entry {
 
 // submit queues j in id's mailbox and starts its worker if idle. It reports
 // false, queueing nothing, when the mailbox is full.
-func (r *registry) submit(id string, j job) bool { return r.submitTask(id, task{run: j}, false) == admitted }
+func (r *registry) submit(id string, j job) bool {
+	return r.submitTask(id, task{run: j}, false) == admitted
+}
 
 // admission is submitTask's verdict.
 type admission int

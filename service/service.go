@@ -58,8 +58,8 @@ type Config struct {
 	// sender) and open (per user), and adds its admin endpoints
 	// <prefix>.admin.risk.{block,unblock,list} at Start. The caller opens
 	// and stops it.
-	Risk *risk.Guard
-	Store        eventstore.Config
+	Risk  *risk.Guard
+	Store eventstore.Config
 	// Projections serve get, user.received, user.sent and wallet. Nil: get
 	// reads the aggregate, the others answer unavailable.
 	Projections *projections.Set
