@@ -21,8 +21,15 @@
 // with retry_after_ms, the time until it would be admitted. Limits are kept
 // in memory per instance, not globally: with N instances serving the same
 // user round robin the effective limit is N times the configured one.
-// Memory is bounded: at most MaxTracked names per verb; a name whose bucket
-// has refilled is the same as a name never seen and is dropped first, and
-// beyond that the oldest-looking names of a full shard are forgotten
-// (forgetting a limiter can only admit more, never refuse wrongly).
+// Memory is bounded: at most MaxTracked names per verb (a few MB for the
+// default 100,000). Each of 64 shards keeps two generations of names; when
+// the current one is full the older is dropped whole. Forgetting a name
+// can only admit more, never refuse wrongly, and a name idle for a whole
+// window is the same as a name never seen.
+//
+// Cost on the request path (BenchmarkRiskCheck, 2 shared cores): the
+// blocklist lookup about 15-30 ns; with a limit, 100,000 users churning,
+// about 0.4 µs, against some 25 µs for an open's round trip
+// (BenchmarkOpenFromMemory in package service). A nil *Guard checks
+// nothing.
 package risk

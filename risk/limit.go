@@ -51,28 +51,32 @@ func ParseLimit(s string) (Limit, error) {
 const limiterShards = 64
 
 // limiter applies one Limit to many names: a GCRA per name, in a sharded
-// map bounded to max names.
+// map bounded to max names. Each shard keeps two generations: names go to
+// cur; when cur is full, it becomes old and the previous old is dropped
+// whole (forgetting a name can only admit more). A name found in old moves
+// to cur. So a shard holds at most 2 × perShard names, with no per-name
+// eviction work and no deletions (which leave tombstones that slow a map).
 type limiter struct {
 	interval int64 // ns between two requests at the steady rate
 	tau      int64 // ns of burst tolerance: interval * (burst-1)
-	perShard int
+	perShard int   // names per generation of a shard
 	seed     maphash.Seed
 	shards   [limiterShards]limiterShard
 }
 
 type limiterShard struct {
-	mu  sync.Mutex
-	tat map[string]int64 // theoretical arrival time, unix ns
+	mu       sync.Mutex
+	cur, old map[string]int64 // theoretical arrival time, unix ns
 }
 
-func newLimiter(l Limit, max int) *limiter {
+func newLimiter(l Limit, maxNames int) *limiter {
 	if l.Off() {
 		return nil
 	}
 	iv := int64(l.Per) / int64(l.Burst)
-	lm := &limiter{interval: iv, tau: iv * int64(l.Burst-1), perShard: (max + limiterShards - 1) / limiterShards, seed: maphash.MakeSeed()}
+	lm := &limiter{interval: iv, tau: iv * int64(l.Burst-1), perShard: max(1, maxNames/(2*limiterShards)), seed: maphash.MakeSeed()}
 	for i := range lm.shards {
-		lm.shards[i].tat = make(map[string]int64)
+		lm.shards[i].cur = make(map[string]int64)
 	}
 	return lm
 }
@@ -83,38 +87,21 @@ func (l *limiter) allow(name string, now int64) (time.Duration, bool) {
 	sh := &l.shards[maphash.String(l.seed, name)%limiterShards]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	tat, seen := sh.tat[name]
+	tat, seen := sh.cur[name]
+	if !seen {
+		tat, seen = sh.old[name] // moves to cur below, if admitted
+	}
 	if !seen || tat < now {
 		tat = now
 	}
 	if wait := tat - l.tau - now; wait > 0 {
 		return time.Duration(wait), false
 	}
-	if !seen && len(sh.tat) >= l.perShard {
-		sh.evict(now)
+	if _, inCur := sh.cur[name]; !inCur && len(sh.cur) >= l.perShard {
+		sh.old, sh.cur = sh.cur, make(map[string]int64, l.perShard)
 	}
-	sh.tat[name] = tat + l.interval
+	sh.cur[name] = tat + l.interval
 	return 0, true
-}
-
-// evict makes room in a full shard: it drops every name whose bucket has
-// refilled (tat in the past: the same as never seen), and when none has,
-// a few names at random (map order), which can only admit more.
-func (sh *limiterShard) evict(now int64) {
-	dropped := 0
-	for k, t := range sh.tat {
-		if t <= now {
-			delete(sh.tat, k)
-			dropped++
-		}
-	}
-	for k := range sh.tat {
-		if dropped >= 8 {
-			break
-		}
-		delete(sh.tat, k)
-		dropped++
-	}
 }
 
 // len is the number of names tracked.
@@ -123,7 +110,7 @@ func (l *limiter) len() int {
 	for i := range l.shards {
 		sh := &l.shards[i]
 		sh.mu.Lock()
-		n += len(sh.tat)
+		n += len(sh.cur) + len(sh.old)
 		sh.mu.Unlock()
 	}
 	return n

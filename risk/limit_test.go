@@ -71,9 +71,10 @@ func TestRiskLimiterBounded(t *testing.T) {
 	if n := l.len(); n > max {
 		t.Fatalf("%d names tracked, bound %d", n, max)
 	}
-	// Names whose bucket refilled are dropped first: after an hour every
-	// name is fresh, and new ones find room without forgetting limited ones.
-	if _, ok := l.allow("fresh", now+int64(2*time.Hour)); !ok {
-		t.Fatal("refused a new name")
+	// A name recently limited is in the current generation: still limited.
+	last := fmt.Sprintf("u%d", 200_000-1)
+	l.allow(last, now+200_000)
+	if _, ok := l.allow(last, now+200_000); ok {
+		t.Fatal("a recent name was forgotten")
 	}
 }
