@@ -38,7 +38,8 @@ type stormReply struct {
 //     of the one before, and the peak during it as well;
 //   - no acknowledged open lost: every opened reply's Opened event is in
 //     the stream exactly once, with its amount and seq, and the stream
-//     holds no other opens.
+//     holds no other opens but those answered 503 unavailable (the store
+//     did not confirm in time: outcome unknown, which happens under -race).
 func TestOverloadStorm(t *testing.T) {
 	const (
 		envelopes = 20
@@ -170,6 +171,10 @@ func TestOverloadStorm(t *testing.T) {
 	for code := range counts {
 		switch code {
 		case api.StatusOpened, api.StatusExhausted, api.CodeBusy, api.CodeOverloaded:
+		case api.CodeUnavailable:
+			// The store did not confirm within RequestTimeout (seen under
+			// -race on two cores): the outcome is unknown to the client,
+			// as the contract says; such an open may have landed.
 		default:
 			t.Errorf("%d replies %q", counts[code], code)
 		}
@@ -186,12 +191,16 @@ func TestOverloadStorm(t *testing.T) {
 
 	// No acknowledged open lost, none stored twice, none stored unacknowledged.
 	acked := map[string]stormReply{} // user -> reply
+	unknown := map[string]bool{}     // users answered unavailable
 	for i, r := range replies {
-		if r.code == api.StatusOpened {
+		switch r.code {
+		case api.StatusOpened:
 			acked[fmt.Sprintf("s%d", i)] = r
+		case api.CodeUnavailable:
+			unknown[fmt.Sprintf("s%d", i)] = true
 		}
 	}
-	stored := 0
+	stored, storedAcked := 0, 0
 	for _, id := range ids {
 		e := h.Stored(id)
 		testenv.CheckInvariants(t, e)
@@ -202,15 +211,22 @@ func TestOverloadStorm(t *testing.T) {
 			}
 			seen[s.User] = true
 			a, ok := acked[s.User]
-			if !ok {
-				t.Errorf("%s: %s's open stored but not acknowledged", id, s.User)
-			} else if a.amount != s.Amount || a.seq != s.Seq {
+			switch {
+			case !ok && !unknown[s.User]:
+				t.Errorf("%s: %s's open stored but answered %q", id, s.User, replies[userIndex(s.User)].code)
+			case !ok: // answered unavailable: it may land
+			case a.amount != s.Amount || a.seq != s.Seq:
 				t.Errorf("%s: %s acknowledged %d at seq %d, stored %d at seq %d", id, s.User, a.amount, a.seq, s.Amount, s.Seq)
+			default:
+				storedAcked++
 			}
 		}
 		stored += len(e.Opens)
 	}
-	testenv.Eq(t, "stored opens = acknowledged opens", stored, len(acked))
+	testenv.Eq(t, "acknowledged opens stored", storedAcked, len(acked))
+	if stored > len(acked)+len(unknown) {
+		t.Errorf("%d opens stored, %d acknowledged and %d unknown", stored, len(acked), len(unknown))
+	}
 
 	// Settled: nothing in flight, and the instance serves as before.
 	ctx, cancel := context.WithTimeout(context.Background(), testenv.RequestTimeout)
@@ -247,4 +263,10 @@ func TestOverloadDegraded(t *testing.T) {
 	h.ExpectError(h.Request("hongbao.get."+id, map[string]any{"after_seq": o.Seq}), "503", api.CodeUnavailable)
 	h.ExpectError(h.Request("hongbao.user.received", map[string]any{"user": "bob", "year": time.Now().Year(), "after_seq": o.Seq}),
 		"503", api.CodeUnavailable)
+}
+
+// userIndex is i of the storm's user "s<i>".
+func userIndex(user string) int {
+	i, _ := strconv.Atoi(strings.TrimPrefix(user, "s"))
+	return i
 }
