@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+	"time"
 )
 
 func TestErrorfStatus(t *testing.T) {
@@ -22,6 +23,9 @@ func TestErrorfStatus(t *testing.T) {
 		{CodeNotLive, 409},
 		{CodeBusy, 429},
 		{CodeUnavailable, 503},
+		{CodeForbidden, 403},
+		{CodeRateLimited, 429},
+		{CodeOverloaded, 503},
 		{"no_such_code", 500},
 	}
 	for _, c := range cases {
@@ -69,4 +73,28 @@ func TestAsError(t *testing.T) {
 			t.Fatalf("AsError(%#v) = %v, %v", err, got, ok)
 		}
 	}
+}
+
+func TestErrorBodyRetryAfter(t *testing.T) {
+	e := RateLimited(250*time.Millisecond, "user %s: too many opens", "bob")
+	wantEqual(t, e.Status, 429)
+	wantEqual(t, string(e.Body()), `{"error":{"code":"rate_limited","message":"user bob: too many opens","retry_after_ms":250}}`)
+	// Rounded up, never 0: a client told 0 would retry at once.
+	wantEqual(t, RateLimited(1500*time.Microsecond, "x").RetryAfterMs, int64(2))
+	wantEqual(t, RateLimited(0, "x").RetryAfterMs, int64(1))
+	// A v1 client's decoder (code and message only, unknown fields
+	// ignored as encoding/json does by default) reads it as before.
+	var v1 struct {
+		Error struct {
+			Code    string `json:"code"`
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(e.Body(), &v1); err != nil {
+		t.Fatal(err)
+	}
+	wantEqual(t, v1.Error.Code, CodeRateLimited)
+	// Other errors keep the v1 body exactly.
+	wantEqual(t, string(Errorf(CodeForbidden, "blocked").Body()), `{"error":{"code":"forbidden","message":"blocked"}}`)
+	wantEqual(t, string(Errorf(CodeOverloaded, "shed").Body()), `{"error":{"code":"overloaded","message":"shed"}}`)
 }

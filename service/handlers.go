@@ -16,6 +16,7 @@ import (
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/projections/detail"
+	"github.com/hongbao/hongbao/risk"
 )
 
 // replier answers one request. Replies are published on the connection to
@@ -138,6 +139,9 @@ func (s *Service) requestContext() (context.Context, context.CancelFunc) {
 func envelopeRequest[T any](s *Service, req micro.Request, verb string, decode func([]byte) (T, error)) (replier, string, T, bool) {
 	var zero T
 	r := s.replier(req)
+	if s.overloaded(r) {
+		return r, "", zero, false
+	}
 	id, err := api.EnvelopeIDFromSubject(req.Subject(), s.cfg.Prefix, verb)
 	if err != nil {
 		r.fail(err)
@@ -234,6 +238,10 @@ func (s *Service) handleOpen(req micro.Request) {
 	if !ok {
 		return
 	}
+	if e := s.cfg.Risk.Check(risk.VerbOpen, body.User); e != nil {
+		r.fail(e)
+		return
+	}
 	// Answers that no later event can change come from memory, ahead of
 	// the queue: an opener's own share, and exhausted or expired on an
 	// envelope that has ended.
@@ -241,9 +249,14 @@ func (s *Service) handleOpen(req micro.Request) {
 		return
 	}
 	done := s.take()
-	if !s.reg.submitOpen(id, &openReq{r: r.later(), user: body.User, done: done}) {
+	switch s.reg.submitOpen(id, &openReq{r: r.later(), user: body.User, done: done}, s.cfg.OpenAdmission) {
+	case admitFull:
 		done()
 		r.fail(api.Errorf(api.CodeBusy, "envelope %s has too many requests waiting; retry later", id))
+	case admitSurplus:
+		done()
+		s.surplus.Add(1)
+		r.fail(api.Errorf(api.CodeBusy, "envelope %s: the opens pending take every share left; retry later", id))
 	}
 }
 

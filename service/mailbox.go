@@ -30,6 +30,9 @@ type entry struct {
 	queue   []task
 	running bool
 	state   *envelope.Envelope // nil: not loaded, or dropped after an unknown outcome
+	// pendingOpens counts the opens queued or running, not yet answered
+	// (the per-envelope admission).
+	pendingOpens int
 
 	// LRU links, guarded by the shard's mutex.
 	prev, next *entry
@@ -142,12 +145,30 @@ func (r *registry) get(id string) *entry {
 
 // submit queues j in id's mailbox and starts its worker if idle. It reports
 // false, queueing nothing, when the mailbox is full.
-func (r *registry) submit(id string, j job) bool { return r.submitTask(id, task{run: j}) }
+func (r *registry) submit(id string, j job) bool {
+	return r.submitTask(id, task{run: j}, false) == admitted
+}
 
-// submitOpen queues an open in id's mailbox, as submit does.
-func (r *registry) submitOpen(id string, o *openReq) bool { return r.submitTask(id, task{open: o}) }
+// admission is submitTask's verdict.
+type admission int
 
-func (r *registry) submitTask(id string, j task) bool {
+const (
+	admitted     admission = iota
+	admitFull              // the mailbox holds maxQueue tasks
+	admitSurplus           // an open, and the opens pending take every share left
+)
+
+// submitOpen queues an open in id's mailbox, as submit does. With
+// surplus, an open is refused (admitSurplus) when the cached state is live
+// and the opens pending in the mailbox are at least the shares left: each
+// of them may still take a share, so this one would most likely find the
+// envelope exhausted, yet it is not certain (a pending open may fail), so
+// it is not answered exhausted.
+func (r *registry) submitOpen(id string, o *openReq, surplus bool) admission {
+	return r.submitTask(id, task{open: o}, surplus)
+}
+
+func (r *registry) submitTask(id string, j task, surplus bool) admission {
 	s := r.shard(id)
 	s.mu.Lock()
 	e := s.lookup(id)
@@ -155,7 +176,22 @@ func (r *registry) submitTask(id string, j task) bool {
 	if len(e.queue) >= r.maxQueue {
 		e.mu.Unlock()
 		s.mu.Unlock()
-		return false
+		return admitFull
+	}
+	if o := j.open; o != nil {
+		if st := e.state; surplus && st != nil && st.Status == envelope.StatusLive && e.pendingOpens >= st.Count-len(st.Opens) {
+			e.mu.Unlock()
+			s.mu.Unlock()
+			return admitSurplus
+		}
+		e.pendingOpens++
+		done := o.done
+		o.done = func() {
+			e.mu.Lock()
+			e.pendingOpens--
+			e.mu.Unlock()
+			done()
+		}
 	}
 	e.queue = append(e.queue, j)
 	start := !e.running
@@ -165,7 +201,7 @@ func (r *registry) submitTask(id string, j task) bool {
 	if start {
 		go r.drain(e)
 	}
-	return true
+	return admitted
 }
 
 // drain runs e's jobs until its mailbox is empty.

@@ -102,7 +102,7 @@ func TestMailboxRegroups(t *testing.T) {
 		return opens[1:]
 	}
 	open := func(user string) {
-		if !r.submitOpen("x", &openReq{user: user}) {
+		if r.submitOpen("x", &openReq{user: user, done: func() {}}, false) != admitted {
 			t.Fatal("submit refused")
 		}
 	}

@@ -14,9 +14,11 @@ import (
 	"github.com/nats-io/nats.go/micro"
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
+	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
 	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/risk"
 	"github.com/hongbao/hongbao/timers"
 )
 
@@ -43,7 +45,21 @@ type Config struct {
 	// several milliseconds) that single appends beat below it. Default 32.
 	MinOpenBatch int
 	WrapTTL      time.Duration // how long wrap request ids are remembered; default 7 days
-	Store        eventstore.Config
+	// MaxInFlight is the instance's global admission limit: requests taken
+	// and not yet answered beyond which new ones are answered 503
+	// overloaded at once instead of queueing. Default 20,000; -1: no limit.
+	MaxInFlight int
+	// OpenAdmission answers an open 429 busy at once, without queueing it,
+	// when the opens already pending in its envelope's mailbox are at
+	// least the shares left (see doc.go). Off: every open queues and
+	// surplus ones answer exhausted once the envelope has finished.
+	OpenAdmission bool
+	// Risk, when set, blocks users and senders and rate-limits wrap (per
+	// sender) and open (per user), and adds its admin endpoints
+	// <prefix>.admin.risk.{block,unblock,list} at Start. The caller opens
+	// and stops it.
+	Risk  *risk.Guard
+	Store eventstore.Config
 	// Projections serve get, user.received, user.sent and wallet. Nil: get
 	// reads the aggregate, the others answer unavailable.
 	Projections *projections.Set
@@ -89,6 +105,12 @@ func (c *Config) defaults() error {
 	case c.MinOpenBatch < 2:
 		return fmt.Errorf("service: MinOpenBatch %d, want at least 2", c.MinOpenBatch)
 	}
+	switch {
+	case c.MaxInFlight == 0:
+		c.MaxInFlight = 20_000
+	case c.MaxInFlight < -1:
+		return fmt.Errorf("service: MaxInFlight %d, want a positive number or -1", c.MaxInFlight)
+	}
 	if c.WrapTTL == 0 {
 		c.WrapTTL = 7 * 24 * time.Hour
 	}
@@ -132,6 +154,9 @@ type Service struct {
 	noBatch atomic.Bool
 	// batches counts opens appended as atomic batches, and their events.
 	batches, batchedOpens atomic.Int64
+	// shed counts requests answered overloaded; surplus opens answered
+	// busy by the per-envelope admission.
+	shed, surplus atomic.Int64
 
 	// deadlines: the request context now handed out (requestContext).
 	deadlines struct {
@@ -167,6 +192,9 @@ type Stats struct {
 	PendingTimers   int              `json:"pending_timers"`
 	ErrorsByCode    map[string]int64 `json:"errors_by_code"` // error replies by machine code
 	OpenBatches     OpenBatchStats   `json:"open_batches"`
+	InFlight        int64            `json:"in_flight"`     // requests taken and not yet answered
+	Shed            int64            `json:"shed"`          // answered 503 overloaded
+	SurplusOpens    int64            `json:"surplus_opens"` // answered 429 busy by per-envelope admission
 }
 
 // OpenBatchStats: atomic batches of opens appended, and the opens in them.
@@ -179,7 +207,8 @@ type OpenBatchStats struct {
 func (s *Service) Stats() Stats {
 	b, o := s.OpenBatches()
 	return Stats{CachedEnvelopes: s.reg.len(), PendingTimers: s.timers.Pending(), ErrorsByCode: s.errorCounts(),
-		OpenBatches: OpenBatchStats{Batches: b, Opens: o}}
+		OpenBatches: OpenBatchStats{Batches: b, Opens: o},
+		InFlight:    s.inflight.Load(), Shed: s.shed.Load(), SurplusOpens: s.surplus.Load()}
 }
 
 // ID is the instance id of the running micro service ("" before Start).
@@ -253,6 +282,12 @@ func (s *Service) Start(ctx context.Context) error {
 		if err := g.AddEndpoint(ep.name, ep.h, micro.WithEndpointSubject(ep.subject)); err != nil {
 			_ = svc.Stop()
 			return fmt.Errorf("service: endpoint %s: %w", ep.name, err)
+		}
+	}
+	if s.cfg.Risk != nil {
+		if err := s.cfg.Risk.Register(g, s.cfg.RequestTimeout); err != nil {
+			_ = svc.Stop()
+			return fmt.Errorf("service: %w", err)
 		}
 	}
 	if s.cfg.Extension != nil {
@@ -331,6 +366,18 @@ func (s *Service) errorCounts() map[string]int64 {
 		out[k] = v
 	}
 	return out
+}
+
+// overloaded reports whether the instance is at its in-flight limit; it
+// then answers r 503 overloaded. The check is one atomic load and soft:
+// requests admitted at the same moment may pass the limit by a few.
+func (s *Service) overloaded(r replier) bool {
+	if s.cfg.MaxInFlight < 0 || s.inflight.Load() < int64(s.cfg.MaxInFlight) {
+		return false
+	}
+	s.shed.Add(1)
+	r.fail(api.Errorf(api.CodeOverloaded, "the instance is overloaded; retry later"))
+	return true
 }
 
 // take counts a request in flight until the returned func is called.

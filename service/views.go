@@ -37,6 +37,9 @@ func (s *Service) viewRequest(r replier, f func(ctx context.Context) (any, error
 func (s *Service) handleList(sent bool) micro.HandlerFunc {
 	return func(req micro.Request) {
 		r := s.replier(req)
+		if s.overloaded(r) {
+			return
+		}
 		body, err := api.DecodeList(req.Data())
 		if err != nil {
 			r.fail(err)
@@ -66,6 +69,9 @@ func (s *Service) handleList(sent bool) micro.HandlerFunc {
 
 func (s *Service) handleWallet(req micro.Request) {
 	r := s.replier(req)
+	if s.overloaded(r) {
+		return
+	}
 	user, err := api.UserFromSubject(req.Subject(), s.cfg.Prefix, "wallet")
 	if err != nil {
 		r.fail(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/hongbao/hongbao/api"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/risk"
 )
 
 var errWrapConflict = errors.New("service: request_id already used for a different envelope")
@@ -54,9 +55,16 @@ func wrapKey(sender, requestID string) string {
 
 func (s *Service) handleWrap(req micro.Request) {
 	r := s.replier(req)
+	if s.overloaded(r) {
+		return
+	}
 	body, err := api.DecodeWrap(req.Data())
 	if err != nil {
 		r.fail(err)
+		return
+	}
+	if e := s.cfg.Risk.Check(risk.VerbWrap, body.Sender); e != nil {
+		r.fail(e)
 		return
 	}
 	done := s.take()

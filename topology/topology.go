@@ -15,6 +15,7 @@ const (
 	timersBucket   = "HONGBAO_TIMERS"
 	dispatchBucket = "HONGBAO_DISPATCH"
 	wrapsBucket    = "HONGBAO_WRAPS"
+	riskBucket     = "HONGBAO_RISK"
 )
 
 // Topology names a deployment's streams, subjects and buckets. The zero
@@ -113,3 +114,7 @@ func (t Topology) DispatchBucket() string { return dispatchBucket }
 
 // WrapsBucket is the key-value bucket of wrap request ids.
 func (t Topology) WrapsBucket() string { return wrapsBucket }
+
+// RiskBucket is the key-value bucket of the risk control's blocklist:
+// blocked users and senders, watched by every instance.
+func (t Topology) RiskBucket() string { return riskBucket }

@@ -11,7 +11,7 @@ func TestDefaultNames(t *testing.T) {
 		id := "01M84EHPZ2FBFY5FASPR5X2A8F"
 		p := top.Partition(id)
 		got := []string{top.EnvelopeStream(p), top.LedgerStream(p), top.EnvelopeSubject(id), top.EnvelopeFilter(),
-			top.EscrowSubject(id), top.LedgerFilter(), top.TimersBucket(), top.DispatchBucket(), top.WrapsBucket()}
+			top.EscrowSubject(id), top.LedgerFilter(), top.TimersBucket(), top.DispatchBucket(), top.WrapsBucket(), top.RiskBucket()}
 		want := []string{"ENVELOPES", "LEDGER", "envelope." + id, "envelope.>",
 			"ledger.escrow." + id, "ledger.>", "HONGBAO_TIMERS", "HONGBAO_DISPATCH", "HONGBAO_WRAPS"}
 		for i := range want {

@@ -18,6 +18,7 @@ import (
 	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/reconcile"
+	"github.com/hongbao/hongbao/risk"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -29,7 +30,12 @@ type Config struct {
 	// ReconcileEvery runs the reconciler periodically (0: never); its last
 	// result shows in the status.
 	ReconcileEvery time.Duration
-	Logger         *slog.Logger
+	// Risk, when set, turns the risk controls on (package risk): the
+	// blocklist watched from the topology's risk bucket, and the rate
+	// limits of *Risk (zero fields: the defaults). Its Bucket, Replicas
+	// and Logger are filled in. Nil: no blocklist and no rate limits.
+	Risk   *risk.Config
+	Logger *slog.Logger
 }
 
 // App is a running instance.
@@ -41,6 +47,7 @@ type App struct {
 	Dispatcher *dispatch.Dispatcher
 
 	Reconciler *reconcile.Periodic
+	Risk       *risk.Guard // nil without Config.Risk
 
 	bgCtx          context.Context
 	stopBackground context.CancelFunc
@@ -89,6 +96,14 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 	if cfg.ReconcileEvery > 0 {
 		a.Reconciler = reconcile.NewPeriodic(js, cfg.ReconcileEvery, cfg.Logger)
 		a.goBackground(ctx, a.Reconciler.Run)
+	}
+	if cfg.Risk != nil {
+		rc := *cfg.Risk
+		rc.Bucket, rc.Replicas, rc.Logger = svcCfg.Store.Topology.RiskBucket(), cfg.Replicas, cfg.Logger
+		if a.Risk, err = risk.Open(ctx, js, rc); err != nil {
+			return nil, err
+		}
+		svcCfg.Risk = a.Risk
 	}
 	a.Ops = ops.New(a.opsConfig(svcCfg))
 	svcCfg.Extension = a.Ops
@@ -145,6 +160,10 @@ func (a *App) Stop(ctx context.Context) error {
 	if a.Ops != nil {
 		errs = append(errs, a.Ops.Stop(ctx)) // its jobs write the read models
 		a.Ops = nil
+	}
+	if a.Risk != nil {
+		a.Risk.Stop()
+		a.Risk = nil
 	}
 	if a.stopBackground != nil {
 		a.stopBackground() // the dispatcher and the reconciler

@@ -11,6 +11,7 @@ import (
 	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/ops"
+	"github.com/hongbao/hongbao/risk"
 )
 
 // TestInstance runs a whole instance as serve does, sends traffic, and
@@ -75,4 +76,49 @@ func TestInstance(t *testing.T) {
 		}
 		return nil
 	})
+}
+
+// TestInstanceRisk: two instances with risk controls; an operator's block
+// answered by either reaches both, and the user's wrap is then forbidden
+// whichever instance serves it.
+func TestInstanceRisk(t *testing.T) {
+	srv := natstest.Start(t)
+	ctx := context.Background()
+	var apps []*app.App
+	for range 2 {
+		a, err := app.Start(ctx, srv.Conn(t), app.Config{Risk: &risk.Config{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := a.Stop(context.Background()); err != nil {
+				t.Errorf("stop: %v", err)
+			}
+		})
+		apps = append(apps, a)
+	}
+	nc := srv.Conn(t)
+	if _, err := risk.Block(ctx, nc, "hongbao", "mallory", "test"); err != nil {
+		t.Fatal(err)
+	}
+	natstest.Eventually(t, 10*time.Second, func() error {
+		for i, a := range apps {
+			if !a.Risk.Blocked("mallory") {
+				return fmt.Errorf("instance %d has not seen the block", i)
+			}
+		}
+		return nil
+	})
+	for i := range 4 {
+		m, err := nc.Request("hongbao.wrap", fmt.Appendf(nil, `{"request_id":"r%d","sender":"mallory","kind":"equal","total":300,"count":3}`, i), 10*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code := m.Header.Get("Nats-Service-Error-Code"); code != "403" {
+			t.Fatalf("wrap by a blocked sender: %q %s", code, m.Data)
+		}
+	}
+	if list, err := risk.List(ctx, nc, "hongbao", ""); err != nil || len(list) != 1 {
+		t.Fatalf("list: %v %v", list, err)
+	}
 }

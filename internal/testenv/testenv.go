@@ -19,7 +19,9 @@ import (
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
+	"github.com/hongbao/hongbao/risk"
 	"github.com/hongbao/hongbao/service"
+	"github.com/hongbao/hongbao/topology"
 )
 
 // Env is one test's NATS server, client connection, service and
@@ -32,7 +34,8 @@ type Env struct {
 	Views      *projections.Set
 	Ledger     *ledger.Ledger
 	Dispatcher *dispatch.Dispatcher
-	Ops        *ops.Ops // the admin endpoints of the last service started
+	Ops        *ops.Ops    // the admin endpoints of the last service started
+	Risk       *risk.Guard // with WithRisk: the service's risk controls
 	Cfg        service.Config
 }
 
@@ -42,8 +45,13 @@ type Option func(*options)
 type options struct {
 	noViews    bool
 	noDispatch bool
+	risk       *risk.Config
 	server     []natstest.Option
 }
+
+// WithRisk gives the service risk controls (Env.Risk) with cfg; its Bucket
+// defaults to the topology's.
+func WithRisk(cfg risk.Config) Option { return func(o *options) { o.risk = &cfg } }
 
 // WithoutProjections runs the service without read models (get reads the
 // aggregate).
@@ -79,8 +87,27 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 	if h.Views != nil && !o.noDispatch {
 		h.Dispatcher = h.StartDispatcher()
 	}
+	if o.risk != nil {
+		h.Risk = h.StartRisk(*o.risk)
+		h.Cfg.Risk = h.Risk
+	}
 	h.Svc = h.StartService(h.Srv.Conn(t))
 	return h
+}
+
+// StartRisk opens risk controls on the Env's server (another instance's,
+// when called again); stopped at cleanup.
+func (h *Env) StartRisk(cfg risk.Config) *risk.Guard {
+	h.T.Helper()
+	if cfg.Bucket == "" {
+		cfg.Bucket = topology.Default().RiskBucket()
+	}
+	g, err := risk.Open(context.Background(), h.Srv.JetStream(h.T), cfg)
+	if err != nil {
+		h.T.Fatalf("risk.Open: %v", err)
+	}
+	h.T.Cleanup(g.Stop)
+	return g
 }
 
 // StartDispatcher runs a dispatcher from the Env's outbox into its ledger
