@@ -40,9 +40,9 @@ type Config struct {
 	Replicas int    // of the bucket; default 1
 	// Per-name limits. The zero Limit means the default; NoLimit turns a
 	// verb's limit off (ParseLimit("off") returns NoLimit).
-	WrapLimit  Limit // per sender; default 10/1s
-	OpenLimit  Limit // per user; default 20/1s
-	ShakeLimit Limit // per user; default 10/1s
+	WrapLimit  Limit // per sender; default 100/1s
+	OpenLimit  Limit // per user; default 100/1s
+	ShakeLimit Limit // per user; default 20/1s
 	// MaxTracked bounds the names each verb's limiter remembers; default
 	// 100,000 (a few MB).
 	MaxTracked int
@@ -55,9 +55,9 @@ var NoLimit = Limit{Burst: -1}
 
 // Default limits.
 var (
-	DefaultWrapLimit  = Limit{Burst: 10, Per: time.Second}
-	DefaultOpenLimit  = Limit{Burst: 20, Per: time.Second}
-	DefaultShakeLimit = Limit{Burst: 10, Per: time.Second}
+	DefaultWrapLimit  = Limit{Burst: 100, Per: time.Second}
+	DefaultOpenLimit  = Limit{Burst: 100, Per: time.Second}
+	DefaultShakeLimit = Limit{Burst: 20, Per: time.Second}
 )
 
 const defaultMaxTracked = 100_000

@@ -16,6 +16,7 @@ import (
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/embedded"
+	"github.com/hongbao/hongbao/risk"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -40,6 +41,34 @@ type serveCmd struct {
 	LogLevel   string        `name:"log-level" default:"info" enum:"debug,info,warn,error" help:"Log level: debug, info, warn, error."`
 	Grace      time.Duration `name:"shutdown-grace" default:"15s" help:"How long a stop waits for requests in flight."`
 	ReconEvery time.Duration `name:"reconcile-every" default:"10m" help:"Run the reconciler this often and report its last result in 'hongbao status' (0: never)."`
+
+	MaxInFlight   int    `name:"max-inflight" default:"20000" help:"Requests in flight at once before new ones answer 503 overloaded (-1: no limit)."`
+	OpenAdmission bool   `name:"open-admission" help:"Answer opens beyond the shares an envelope has left with 429 busy from memory instead of queueing them."`
+	Risk          bool   `name:"risk" default:"true" negatable:"" help:"Risk controls: the operators' blocklist (hongbao risk) and per-user and per-sender rate limits."`
+	RiskWrap      string `name:"risk-wrap-limit" default:"${risk_wrap_limit}" help:"Wraps per sender: <count>/<duration>, or off."`
+	RiskOpen      string `name:"risk-open-limit" default:"${risk_open_limit}" help:"Opens per user: <count>/<duration>, or off."`
+	RiskShake     string `name:"risk-shake-limit" default:"${risk_shake_limit}" help:"Shakes per user: <count>/<duration>, or off."`
+	RiskTracked   int    `name:"risk-max-tracked" default:"100000" help:"Users and senders each limit remembers (memory bound)."`
+}
+
+// riskConfig is the risk controls' configuration from the flags; nil when
+// they are off.
+func (c *serveCmd) riskConfig() (*risk.Config, error) {
+	if !c.Risk {
+		return nil, nil
+	}
+	cfg := &risk.Config{MaxTracked: c.RiskTracked}
+	for _, l := range []struct {
+		flag, value string
+		dst         *risk.Limit
+	}{{"--risk-wrap-limit", c.RiskWrap, &cfg.WrapLimit}, {"--risk-open-limit", c.RiskOpen, &cfg.OpenLimit}, {"--risk-shake-limit", c.RiskShake, &cfg.ShakeLimit}} {
+		v, err := risk.ParseLimit(l.value)
+		if err != nil {
+			return nil, usageErrorf("%s %s: want <count>/<duration>, e.g. 20/1s, or off", l.flag, l.value)
+		}
+		*l.dst = v
+	}
+	return cfg, nil
 }
 
 func (*serveCmd) Help() string {
@@ -63,6 +92,10 @@ func (c *serveCmd) Run(e *runEnv) error {
 		return err
 	}
 	if _, err := groupCommit(c.Group, false); err != nil {
+		return err
+	}
+	riskCfg, err := c.riskConfig()
+	if err != nil {
 		return err
 	}
 	var nc *nats.Conn
@@ -105,11 +138,12 @@ func (c *serveCmd) Run(e *runEnv) error {
 	}
 	defer nc.Close()
 
-	svcCfg := service.Config{Name: c.Name, Prefix: c.Prefix, Limits: limits, CacheSize: c.CacheSize, MaxQueue: c.MaxQueue}
+	svcCfg := service.Config{Name: c.Name, Prefix: c.Prefix, Limits: limits, CacheSize: c.CacheSize, MaxQueue: c.MaxQueue,
+		MaxInFlight: c.MaxInFlight, OpenAdmission: c.OpenAdmission}
 	svcCfg.Store.GroupCommit, _ = groupCommit(c.Group, syncAlways)
 	inst, err := app.Start(ctx, nc, app.Config{
 		Service: svcCfg,
-		DataDir: c.Data, Replicas: c.Replicas, ReconcileEvery: c.ReconEvery, Logger: log,
+		DataDir: c.Data, Replicas: c.Replicas, ReconcileEvery: c.ReconEvery, Logger: log, Risk: riskCfg,
 	})
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/cmd/hongbao/internal/bench"
+	"github.com/hongbao/hongbao/risk"
 )
 
 // defaultVars are the defaults the flags take from the packages that own
@@ -22,6 +23,10 @@ func defaultVars() kong.Vars {
 		"expiry":      lim.Expiry.String(),
 		"max_count":   fmt.Sprint(lim.MaxCount),
 		"max_share":   fmt.Sprint(lim.MaxShare),
+
+		"risk_wrap_limit":  risk.DefaultWrapLimit.String(),
+		"risk_open_limit":  risk.DefaultOpenLimit.String(),
+		"risk_shake_limit": risk.DefaultShakeLimit.String(),
 
 		"bench_prefix":            b.Prefix,
 		"bench_clients":           fmt.Sprint(b.Clients),
