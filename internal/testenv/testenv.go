@@ -27,7 +27,7 @@ import (
 type Env struct {
 	T          testing.TB
 	Srv        *natstest.Server
-	NC         *nats.Conn // the client's connection
+	NC         *nats.Conn // the client's connection (client credentials WithAuth)
 	Svc        *service.Service
 	Views      *projections.Set
 	Ledger     *ledger.Ledger
@@ -42,6 +42,7 @@ type Option func(*options)
 type options struct {
 	noViews    bool
 	noDispatch bool
+	auth       bool
 	server     []natstest.Option
 }
 
@@ -58,6 +59,18 @@ func WithListen() Option {
 	return func(o *options) { o.server = append(o.server, natstest.WithListen()) }
 }
 
+// WithAuth runs the whole hongbao behind the credentials `hongbao serve`
+// generates (natstest.WithAuth): the service, projections, dispatcher and
+// ledger connect as the service, Env.NC as the client, so requests cross
+// the clients account's imports as in production; Env.Srv.Auth() holds the
+// credentials and Env.Srv.ConnAs connects with them.
+func WithAuth() Option {
+	return func(o *options) {
+		o.auth = true
+		o.server = append(o.server, natstest.WithAuth())
+	}
+}
+
 // Start starts a server, projections and a service with cfg.
 func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 	t.Helper()
@@ -66,7 +79,11 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 		opt(&o)
 	}
 	h := &Env{T: t, Srv: natstest.Start(t, o.server...), Cfg: cfg}
-	h.NC = h.Srv.Conn(t)
+	if o.auth {
+		h.NC = h.Srv.ConnAs(t, h.Srv.Auth().ClientCreds)
+	} else {
+		h.NC = h.Srv.Conn(t)
+	}
 	led, err := ledger.Open(context.Background(), h.Srv.JetStream(t), ledger.Config{})
 	if err != nil {
 		t.Fatalf("ledger.Open: %v", err)
