@@ -179,3 +179,69 @@ func TestAuthLegacyStoreAndMigrate(t *testing.T) {
 		t.Errorf("MigrateLegacyStore without AuthDir: %v, want ErrConfig", err)
 	}
 }
+
+// TestAuthExternalNatsConf: the external-server set-up of
+// docs/security.md ("From the generated directory") works: a nats.conf
+// naming the generated operator JWT, with the account JWTs preloaded,
+// accepts the generated credentials and refuses anonymous connections;
+// and AuthDir on top of a nats.conf that already configures authentication
+// is refused rather than mixed.
+func TestAuthExternalNatsConf(t *testing.T) {
+	dir := t.TempDir()
+	d, err := auth.Ensure(filepath.Join(dir, "auth"), "hongbao")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func(name string) string {
+		b, err := os.ReadFile(filepath.Join(d.Dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	conf := `listen: "127.0.0.1:-1"
+jetstream { store_dir: "` + filepath.Join(dir, "store") + `", sync_interval: always }
+operator: "` + filepath.Join(d.Dir, "operator.jwt") + `"
+system_account: ` + d.SystemAccount + `
+resolver: MEMORY
+resolver_preload: {
+  ` + d.SystemAccount + `: "` + read("SYS.jwt") + `"
+  ` + d.ServiceAccount + `: "` + read("HONGBAO.jwt") + `"
+  ` + d.ClientsAccount + `: "` + read("CLIENTS.jwt") + `"
+}
+`
+	file := filepath.Join(dir, "nats.conf")
+	if err := os.WriteFile(file, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Start(context.Background(), Config{ConfigFile: file})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Shutdown()
+	if nc, err := nats.Connect(srv.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("anonymous connection accepted")
+	}
+	for _, creds := range []string{d.ServiceCreds, d.OperatorCreds, d.ClientCreds} {
+		nc, err := Dial(srv.ClientURL(), creds)
+		if err != nil {
+			t.Fatalf("%s: %v", creds, err)
+		}
+		nc.Close()
+	}
+	nc, err := Dial(srv.ClientURL(), d.ServiceCreds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.AccountInfo(context.Background()); err != nil {
+		t.Fatalf("service account without JetStream: %v", err)
+	}
+
+	_, err = Start(context.Background(), Config{ConfigFile: file, AuthDir: d.Dir})
+	if !errors.Is(err, ErrConfig) || !errors.Is(err, auth.ErrInvalid) {
+		t.Fatalf("AuthDir over a nats.conf with authentication: %v, want ErrConfig and auth.ErrInvalid", err)
+	}
+}
