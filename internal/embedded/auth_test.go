@@ -15,11 +15,15 @@ import (
 )
 
 // startAuth starts a server with authentication on dir (store and auth
-// under it), from the repository's nats.conf with a random port.
+// under it), listening on a random port, without a monitoring port.
 func startAuth(t *testing.T, dir string) (*Server, error) {
 	t.Helper()
+	conf := filepath.Join(t.TempDir(), "plain.conf")
+	if err := os.WriteFile(conf, []byte("jetstream { sync_interval: always }\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	srv, err := Start(context.Background(), Config{
-		ConfigFile: natsConf, StoreDir: dir, Listen: "127.0.0.1:0",
+		ConfigFile: conf, StoreDir: dir, Listen: "127.0.0.1:0",
 		AuthDir: filepath.Join(dir, "auth"),
 	})
 	if err == nil {
@@ -141,7 +145,7 @@ func TestAuthLegacyStoreAndMigrate(t *testing.T) {
 	nc.Close()
 	old.Shutdown()
 
-	cfg := Config{StoreDir: dir, DontListen: true, AuthDir: filepath.Join(dir, "auth")}
+	cfg := Config{ConfigFile: natsConf, StoreDir: dir, DontListen: true, AuthDir: filepath.Join(dir, "auth")}
 	_, err = Start(ctx, cfg)
 	if !errors.Is(err, auth.ErrLegacyStore) || !errors.Is(err, ErrConfig) {
 		t.Fatalf("start on a legacy store: %v, want ErrConfig and auth.ErrLegacyStore", err)
