@@ -9,7 +9,9 @@
 // contract through the clients account's imports and nothing else (no
 // events, streams, buckets, JetStream API or admin endpoints); an operator
 // runs status, rebuild, verify, reconcile and audit but cannot append or
-// alter; an anonymous connection is refused. internal/auth tests the same
+// alter; an anonymous connection is refused. TestServePermissionFreshDataDir
+// assembles an instance as `hongbao serve` does (embedded.Config.AuthDir,
+// internal/app). internal/auth tests the same
 // permissions against a stand-in service; these use the real one.
 //
 // The package has no non-test code.

@@ -356,8 +356,8 @@ func Eq[T comparable](t testing.TB, what string, got, want T) {
 	}
 }
 
-// MicroStats asks svc for its $SRV.STATS, as `nats micro stats` does, and
-// returns its endpoints' stats by name.
+// MicroStats asks svc for its $SRV.STATS, as `nats micro stats` does (as
+// the operator WithAuth), and returns its endpoints' stats by name.
 func (h *Env) MicroStats(svc *service.Service) map[string]*micro.EndpointStats {
 	h.T.Helper()
 	name := h.Cfg.Name
@@ -368,7 +368,11 @@ func (h *Env) MicroStats(svc *service.Service) map[string]*micro.EndpointStats {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	m, err := h.NC.Request(subject, nil, RequestTimeout)
+	nc := h.NC
+	if d := h.Srv.Auth(); d != nil {
+		nc = h.Srv.ConnAs(h.T, d.OperatorCreds) // micro discovery is the operator's
+	}
+	m, err := nc.Request(subject, nil, RequestTimeout)
 	if err != nil {
 		h.T.Fatalf("%s: %v", subject, err)
 	}
