@@ -17,6 +17,17 @@
 // the fsync policy ([Sync]; the bench measures both policies on one
 // configuration).
 //
+// With [Config.AuthDir] (`hongbao serve` passes <data>/auth) the server
+// runs in operator mode with the deployment's credentials (package
+// internal/auth, docs/security.md): generated on the first start, loaded
+// afterwards; anonymous connections are refused; [Server.Connect]
+// authenticates as the service and [Server.Auth] tells where the client,
+// operator and service credentials are. [ConfigureAuth] and [StartAuth] do
+// the same for options built with [Options] (package natstest).
+// [MigrateLegacyStore] moves the streams of a data directory written
+// before authentication to the service account (`hongbao auth migrate`).
+// Without AuthDir (tests, by default) there is no authentication.
+//
 // The process owns signal handling, so the embedded server never installs
 // signal handlers. Server logs are forwarded to a [log/slog.Logger].
 //

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -14,6 +15,8 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+
+	"github.com/hongbao/hongbao/internal/auth"
 )
 
 // Sentinel errors. Errors returned by [Start] wrap one of these (and, where
@@ -74,6 +77,16 @@ type Config struct {
 	DontListen bool
 	// Sync overrides the config file's sync_interval when not nil.
 	Sync *Sync
+	// AuthDir, when not empty, runs the server in operator mode with the
+	// deployment's credentials kept in this directory (`hongbao serve`
+	// passes <data>/auth): on the first start [auth.Ensure] generates them
+	// (owner-only file modes), later starts load them; anonymous
+	// connections are refused, and [Server.Connect] authenticates as the
+	// service. Empty (tests, by default) means no authentication.
+	AuthDir string
+	// AuthPrefix is the subject prefix of the contract whose request
+	// subjects the service account exports; default "hongbao".
+	AuthPrefix string
 	// Logger receives the server's logs. Nil discards them. Debug and trace
 	// output is produced only when the logger is enabled for
 	// [slog.LevelDebug] or [LevelTrace] respectively.
@@ -92,7 +105,8 @@ type Sync struct {
 
 // Server is a running in-process nats-server with JetStream enabled.
 type Server struct {
-	ns *server.Server
+	ns   *server.Server
+	auth *auth.Deployment // nil without authentication
 
 	// Settings the server was started with (after nats-server applied its
 	// defaults), copied so they can be read without racing the server.
@@ -114,7 +128,87 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	return StartOptions(ctx, opts, cfg.Logger)
+	var d *auth.Deployment
+	if cfg.AuthDir != "" {
+		if d, err = ConfigureAuth(opts, cfg.AuthDir, cfg.AuthPrefix); err != nil {
+			return nil, err
+		}
+	}
+	srv, err := StartOptions(ctx, opts, cfg.Logger)
+	if err != nil {
+		return nil, err
+	}
+	srv.auth = d
+	return srv, nil
+}
+
+// DefaultAuthPrefix is the subject prefix used when [Config.AuthPrefix] is
+// empty.
+const DefaultAuthPrefix = "hongbao"
+
+// ConfigureAuth loads (or, on first use, generates) the deployment kept in
+// dir and puts opts into operator mode with it ([auth.Ensure],
+// [auth.Deployment.ConfigureServer]). prefix "" means [DefaultAuthPrefix].
+// Pass the deployment to [StartAuth] so that [Server.Connect]
+// authenticates as the service. A store holding streams written before
+// authentication is refused with an error wrapping both [ErrConfig] and
+// [auth.ErrLegacyStore], naming the fix ([MigrateLegacyStore], `hongbao
+// auth migrate`).
+func ConfigureAuth(opts *server.Options, dir, prefix string) (*auth.Deployment, error) {
+	if prefix == "" {
+		prefix = DefaultAuthPrefix
+	}
+	d, err := auth.Ensure(dir, prefix)
+	if err != nil {
+		return nil, fmt.Errorf("%w: credentials in %s: %w", ErrConfig, dir, err)
+	}
+	if err := d.ConfigureServer(opts); err != nil {
+		if errors.Is(err, auth.ErrLegacyStore) {
+			return nil, fmt.Errorf("%w: %w; to keep these streams, stop every hongbao instance, back up the data directory and run `hongbao auth migrate` (embedded.MigrateLegacyStore) once", ErrConfig, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	return d, nil
+}
+
+// StartAuth is [StartOptions] for options configured by [ConfigureAuth]
+// with d: [Server.Connect] then authenticates as the service and
+// [Server.Auth] returns d.
+func StartAuth(ctx context.Context, opts *server.Options, d *auth.Deployment, log *slog.Logger) (*Server, error) {
+	srv, err := StartOptions(ctx, opts, log)
+	if err != nil {
+		return nil, err
+	}
+	srv.auth = d
+	return srv, nil
+}
+
+// MigrateLegacyStore moves the streams a data directory holds from before
+// authentication (the global account, $G) to the service account of the
+// deployment in cfg.AuthDir (generated if absent), so that a server started
+// with cfg then sees them. The server must not be running. It is what
+// `hongbao auth migrate` runs; it returns the directory the streams now
+// live in.
+func MigrateLegacyStore(cfg Config) (string, error) {
+	if cfg.AuthDir == "" {
+		return "", fmt.Errorf("%w: no auth directory to migrate to", ErrConfig)
+	}
+	opts, err := Options(cfg)
+	if err != nil {
+		return "", err
+	}
+	prefix := cfg.AuthPrefix
+	if prefix == "" {
+		prefix = DefaultAuthPrefix
+	}
+	d, err := auth.Ensure(cfg.AuthDir, prefix)
+	if err != nil {
+		return "", fmt.Errorf("%w: credentials in %s: %w", ErrConfig, cfg.AuthDir, err)
+	}
+	if err := d.MigrateLegacyStore(opts.StoreDir); err != nil {
+		return "", fmt.Errorf("embedded: migrate: %w", err)
+	}
+	return filepath.Join(opts.StoreDir, server.JetStreamStoreDir, d.ServiceAccount), nil
 }
 
 // StartOptions starts an in-process server from options made by [Options]
@@ -274,10 +368,15 @@ func parseListen(hp string) (string, int, error) {
 }
 
 // Connect opens a client connection to the server through an in-process
-// pipe; it works with DontListen. opts are applied after the in-process
-// option.
+// pipe; it works with DontListen. With authentication ([Config.AuthDir])
+// it authenticates with the service's credentials. opts are applied after
+// these (a later [nats.UserCredentials] connects as another role).
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	all := append([]nats.Option{nats.InProcessServer(s.ns)}, opts...)
+	all := []nats.Option{nats.InProcessServer(s.ns)}
+	if s.auth != nil {
+		all = append(all, nats.UserCredentials(s.auth.ServiceCreds))
+	}
+	all = append(all, opts...)
 	nc, err := nats.Connect("", all...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
@@ -327,6 +426,13 @@ func (s *Server) ClientURL() string {
 		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
 	}
 	return u.String()
+}
+
+// Auth returns the deployment whose credentials the server requires, or
+// nil when it runs without authentication. Its ClientCreds, OperatorCreds
+// and ServiceCreds are the paths `hongbao serve` prints.
+func (s *Server) Auth() *auth.Deployment {
+	return s.auth
 }
 
 // StoreDir returns the configured JetStream store directory (after

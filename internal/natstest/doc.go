@@ -40,6 +40,12 @@
 // for external processes and CLI tests; the port is kept across restarts,
 // so [Server.URL] stays valid and TCP clients reconnect too.
 //
+// With [WithAuth] the server runs in operator mode with credentials
+// generated in a temporary auth directory, as `hongbao serve` does:
+// [Server.Conn] authenticates as the service, [Server.ConnAs] with any
+// credentials file of [Server.Auth], and [Server.Connect] returns the
+// error of a refused connection.
+//
 // Helpers fail the test through t.Fatalf with messages starting
 // "natstest: "; like t.Fatalf they must be called from the test goroutine.
 package natstest

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strconv"
 	"sync"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/internal/auth"
 	"github.com/hongbao/hongbao/internal/embedded"
 )
 
@@ -39,6 +41,7 @@ type Option func(*settings)
 type settings struct {
 	syncInterval time.Duration // 0: sync_interval always
 	listen       bool
+	auth         bool
 }
 
 // WithSyncInterval sets JetStream's fsync policy. 0, the default, means
@@ -56,12 +59,22 @@ func WithListen() Option {
 	return func(s *settings) { s.listen = true }
 }
 
+// WithAuth runs the server in operator mode with credentials generated in
+// a temporary auth directory, as `hongbao serve` does (package
+// internal/auth): anonymous connections are refused, [Server.Conn] and
+// [Server.JetStream] authenticate as the service, and [Server.Auth] and
+// [Server.ConnAs] give the other roles.
+func WithAuth() Option {
+	return func(s *settings) { s.auth = true }
+}
+
 // Server is a JetStream server for tests, on a fixed store directory so
 // that it can be restarted. Its methods are safe for concurrent use.
 type Server struct {
 	base     *server.Options // template from embedded.Options; cloned for every start
 	storeDir string
-	url      string // "" unless WithListen
+	url      string           // "" unless WithListen
+	auth     *auth.Deployment // nil unless WithAuth
 
 	life sync.Mutex // serialises start, Shutdown and Restart
 
@@ -105,6 +118,12 @@ func Start(t testing.TB, opts ...Option) *Server {
 	base.HTTPPort, base.HTTPSPort, base.ProfPort = 0, 0, 0 // no monitoring port to collide on
 
 	s := &Server{base: base, storeDir: dir}
+	if set.auth {
+		if s.auth, err = embedded.ConfigureAuth(base, filepath.Join(t.TempDir(), "auth"), ""); err != nil {
+			t.Fatalf("natstest: %v", err)
+			return nil
+		}
+	}
 	if err := s.start(); err != nil {
 		t.Fatalf("%v", err)
 		return nil
@@ -118,7 +137,7 @@ func (s *Server) start() error {
 	s.life.Lock()
 	defer s.life.Unlock()
 
-	srv, err := embedded.StartOptions(context.Background(), s.base.Clone(), nil)
+	srv, err := embedded.StartAuth(context.Background(), s.base.Clone(), s.auth, nil)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrStart, err)
 	}
@@ -196,23 +215,57 @@ func (s *Server) NATS() *server.Server {
 	return s.current()
 }
 
+// Auth returns the deployment of a server started [WithAuth] (its
+// ClientCreds, OperatorCreds and ServiceCreds), nil otherwise.
+func (s *Server) Auth() *auth.Deployment {
+	return s.auth
+}
+
 // Conn returns an in-process client connection, closed when the test ends.
 // It reconnects without limit (50ms apart) and, through a dialer that
-// always targets the current server, also across [Server.Restart].
+// always targets the current server, also across [Server.Restart]. With
+// [WithAuth] it authenticates as the service.
 func (s *Server) Conn(t testing.TB) *nats.Conn {
 	t.Helper()
-	nc, err := nats.Connect("",
-		nats.Name("natstest"),
-		nats.SetCustomDialer(inProcessDialer{s: s}),
-		nats.MaxReconnects(-1),
-		nats.ReconnectWait(reconnectWait),
-	)
+	creds := ""
+	if s.auth != nil {
+		creds = s.auth.ServiceCreds
+	}
+	return s.ConnAs(t, creds)
+}
+
+// ConnAs is [Server.Conn] authenticating with the credentials file creds
+// ("" connects anonymously); it fails the test if the connection is
+// refused. See [Server.Connect] to expect a refusal.
+func (s *Server) ConnAs(t testing.TB, creds string, opts ...nats.Option) *nats.Conn {
+	t.Helper()
+	nc, err := s.Connect(creds, opts...)
 	if err != nil {
-		t.Fatalf("natstest: connect: %v", err)
+		t.Fatalf("natstest: %v", err)
 		return nil
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// Connect opens an in-process connection like [Server.ConnAs], with opts
+// applied last, and returns the error of a refused one; the caller closes
+// it.
+func (s *Server) Connect(creds string, opts ...nats.Option) (*nats.Conn, error) {
+	all := []nats.Option{
+		nats.Name("natstest"),
+		nats.SetCustomDialer(inProcessDialer{s: s}),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+	}
+	if creds != "" {
+		all = append(all, nats.UserCredentials(creds))
+	}
+	nc, err := nats.Connect("", append(all, opts...)...)
+	if err != nil {
+		return nil, fmt.Errorf("natstest: connect: %w", err)
+	}
+	return nc, nil
 }
 
 // JetStream returns a JetStream context on a new [Server.Conn].

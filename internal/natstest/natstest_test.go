@@ -276,3 +276,31 @@ func TestNegativeSyncInterval(t *testing.T) {
 		t.Errorf("Start with a negative interval: server %v, failure %q", s, rec.failed)
 	}
 }
+
+// TestWithAuth: the service connection uses JetStream across a restart,
+// the client credentials connect, an anonymous TCP connection is refused.
+func TestWithAuth(t *testing.T) {
+	srv := Start(t, WithAuth(), WithListen())
+	d := srv.Auth()
+	if d == nil {
+		t.Fatal("Auth() = nil WithAuth")
+	}
+	ctx := context.Background()
+	js := srv.JetStream(t)
+	if _, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "A", Subjects: []string{"a.>"}}); err != nil {
+		t.Fatalf("service JetStream: %v", err)
+	}
+	srv.ConnAs(t, d.ClientCreds)
+	if nc, err := nats.Connect(srv.URL()); err == nil {
+		nc.Close()
+		t.Fatal("anonymous connection accepted WithAuth")
+	}
+	srv.Restart(t)
+	Eventually(t, 10*time.Second, func() error {
+		_, err := js.Stream(ctx, "A")
+		return err
+	})
+	if Start(t).Auth() != nil {
+		t.Error("Auth() != nil without WithAuth")
+	}
+}

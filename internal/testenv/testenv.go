@@ -29,7 +29,7 @@ import (
 type Env struct {
 	T          testing.TB
 	Srv        *natstest.Server
-	NC         *nats.Conn // the client's connection
+	NC         *nats.Conn // the client's connection (client credentials WithAuth)
 	Svc        *service.Service
 	Views      *projections.Set
 	Ledger     *ledger.Ledger
@@ -46,6 +46,7 @@ type options struct {
 	noViews    bool
 	noDispatch bool
 	risk       *risk.Config
+	auth       bool
 	server     []natstest.Option
 }
 
@@ -66,6 +67,18 @@ func WithListen() Option {
 	return func(o *options) { o.server = append(o.server, natstest.WithListen()) }
 }
 
+// WithAuth runs the whole hongbao behind the credentials `hongbao serve`
+// generates (natstest.WithAuth): the service, projections, dispatcher and
+// ledger connect as the service, Env.NC as the client, so requests cross
+// the clients account's imports as in production; Env.Srv.Auth() holds the
+// credentials and Env.Srv.ConnAs connects with them.
+func WithAuth() Option {
+	return func(o *options) {
+		o.auth = true
+		o.server = append(o.server, natstest.WithAuth())
+	}
+}
+
 // Start starts a server, projections and a service with cfg.
 func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 	t.Helper()
@@ -74,7 +87,11 @@ func Start(t testing.TB, cfg service.Config, opts ...Option) *Env {
 		opt(&o)
 	}
 	h := &Env{T: t, Srv: natstest.Start(t, o.server...), Cfg: cfg}
-	h.NC = h.Srv.Conn(t)
+	if o.auth {
+		h.NC = h.Srv.ConnAs(t, h.Srv.Auth().ClientCreds)
+	} else {
+		h.NC = h.Srv.Conn(t)
+	}
 	led, err := ledger.Open(context.Background(), h.Srv.JetStream(t), ledger.Config{})
 	if err != nil {
 		t.Fatalf("ledger.Open: %v", err)
@@ -366,8 +383,8 @@ func Eq[T comparable](t testing.TB, what string, got, want T) {
 	}
 }
 
-// MicroStats asks svc for its $SRV.STATS, as `nats micro stats` does, and
-// returns its endpoints' stats by name.
+// MicroStats asks svc for its $SRV.STATS, as `nats micro stats` does (as
+// the operator WithAuth), and returns its endpoints' stats by name.
 func (h *Env) MicroStats(svc *service.Service) map[string]*micro.EndpointStats {
 	h.T.Helper()
 	name := h.Cfg.Name
@@ -378,7 +395,11 @@ func (h *Env) MicroStats(svc *service.Service) map[string]*micro.EndpointStats {
 	if err != nil {
 		h.T.Fatal(err)
 	}
-	m, err := h.NC.Request(subject, nil, RequestTimeout)
+	nc := h.NC
+	if d := h.Srv.Auth(); d != nil {
+		nc = h.Srv.ConnAs(h.T, d.OperatorCreds) // micro discovery is the operator's
+	}
+	m, err := nc.Request(subject, nil, RequestTimeout)
 	if err != nil {
 		h.T.Fatalf("%s: %v", subject, err)
 	}
