@@ -111,7 +111,7 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("%s -h: exit %d\n%s", cmd.Name, code, errOut)
 		}
 		for _, f := range cmd.Flags {
-			if !strings.Contains(out, "--"+f.Name) {
+			if !strings.Contains(out, "--"+f.Name) && !strings.Contains(out, "--[no-]"+f.Name) {
 				t.Errorf("%s -h does not show --%s", cmd.Name, f.Name)
 			}
 			for _, env := range f.Envs {

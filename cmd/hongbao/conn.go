@@ -81,7 +81,13 @@ func (c *connFlags) openEmbedded(ctx context.Context, name string, stderr io.Wri
 	if err := c.checkData(); err != nil {
 		return nil, nil, err
 	}
-	srv, err := embedded.Start(ctx, embedded.Config{ConfigFile: natsConfFile(c.Config), StoreDir: filepath.Clean(c.Data), DontListen: true})
+	cfg := embedded.Config{ConfigFile: natsConfFile(c.Config), StoreDir: filepath.Clean(c.Data), DontListen: true}
+	if dir := filepath.Join(filepath.Clean(c.Data), "auth"); dirExists(dir) {
+		// The streams of a deployment with credentials live in its service
+		// account: open them there (without, they would look empty).
+		cfg.AuthDir = dir
+	}
+	srv, err := embedded.Start(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -91,4 +97,10 @@ func (c *connFlags) openEmbedded(ctx context.Context, name string, stderr io.Wri
 	}
 	fmt.Fprintf(stderr, "hongbao: opened the data directory %s (offline)\n", filepath.Clean(c.Data))
 	return nc, func() { nc.Close(); srv.Shutdown() }, nil
+}
+
+// dirExists reports whether path is a directory.
+func dirExists(path string) bool {
+	fi, err := os.Stat(path)
+	return err == nil && fi.IsDir()
 }

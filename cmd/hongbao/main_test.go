@@ -83,7 +83,9 @@ func freePort(t *testing.T) int {
 }
 
 // serveUntil runs `hongbao serve args` until the test is done with it.
-func serveUntil(t *testing.T, args []string, url string) (stderr string) {
+// It connects with opts (credentials); during, if not nil, runs once the
+// wrap was served, while the service still runs.
+func serveUntil(t *testing.T, args []string, url string, during func(), opts ...nats.Option) (stderr string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var errOut syncBuffer
@@ -94,7 +96,7 @@ func serveUntil(t *testing.T, args []string, url string) (stderr string) {
 	natstest.Eventually(t, 20*time.Second, func() error {
 		var err error
 		if nc == nil {
-			if nc, err = nats.Connect(url); err != nil {
+			if nc, err = nats.Connect(url, opts...); err != nil {
 				return err
 			}
 		}
@@ -108,6 +110,9 @@ func serveUntil(t *testing.T, args []string, url string) (stderr string) {
 		return nil
 	})
 	nc.Close()
+	if during != nil {
+		during()
+	}
 	cancel() // as SIGINT would
 	select {
 	case code := <-done:
@@ -122,25 +127,50 @@ func serveUntil(t *testing.T, args []string, url string) (stderr string) {
 
 // TestServeEmbedded starts the embedded server from the repository's
 // nats.conf, with its client and monitoring ports moved by --listen and
-// --http (8222 may be taken), and serves a wrap over TCP.
+// --http (8222 may be taken), generates the credentials under <data>/auth,
+// prints their paths, refuses an anonymous connection and serves a wrap over
+// TCP to the client credentials.
 func TestServeEmbedded(t *testing.T) {
 	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
 	port := freePort(t)
-	errOut := serveUntil(t, []string{"--config", "../../nats.conf", "--data", filepath.Join(dir, "data"),
+	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
+	creds := filepath.Join(data, "auth", "client.creds")
+	var anonymous error
+	errOut := serveUntil(t, []string{"--config", "../../nats.conf", "--data", data,
 		"--listen", fmt.Sprintf("127.0.0.1:%d", port), "--http", "127.0.0.1:0"},
-		fmt.Sprintf("nats://127.0.0.1:%d", port))
+		url, func() {
+			// Served with credentials: the same server refuses anonymous.
+			nc, err := nats.Connect(url, nats.Timeout(5*time.Second))
+			if err == nil {
+				nc.Close()
+			}
+			anonymous = err
+		}, nats.UserCredentials(creds))
 	if !strings.Contains(errOut, "monitor=http://127.0.0.1:") || strings.Contains(errOut, ":8222") {
 		t.Errorf("--http did not move the monitoring port:\n%s", errOut)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "data", "jetstream")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "jetstream")); err != nil {
 		t.Fatalf("no JetStream store under --data: %v", err)
+	}
+	for _, f := range []string{"client.creds", "operator.creds", "service.creds"} {
+		p := filepath.Join(data, "auth", f)
+		if !strings.Contains(errOut, p) {
+			t.Errorf("serve did not print %s:\n%s", p, errOut)
+		}
+		if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v, mode %v; want 0600", p, err, fi.Mode().Perm())
+		}
+	}
+	if anonymous == nil || !strings.Contains(anonymous.Error(), "Authorization") {
+		t.Errorf("anonymous connection: %v; want an authorization violation", anonymous)
 	}
 }
 
 // TestServeExternal serves on an existing NATS server given by --nats-url.
 func TestServeExternal(t *testing.T) {
 	srv := natstest.Start(t, natstest.WithListen())
-	serveUntil(t, []string{"--nats-url", srv.URL(), "--data", t.TempDir()}, srv.URL())
+	serveUntil(t, []string{"--nats-url", srv.URL(), "--data", t.TempDir()}, srv.URL(), nil)
 }
 
 func TestServeMissingConfig(t *testing.T) {

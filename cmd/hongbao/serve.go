@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/events"
 	"github.com/hongbao/hongbao/internal/app"
+	"github.com/hongbao/hongbao/internal/auth"
 	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/risk"
 	"github.com/hongbao/hongbao/service"
@@ -42,6 +44,7 @@ type serveCmd struct {
 	Grace      time.Duration `name:"shutdown-grace" default:"15s" help:"How long a stop waits for requests in flight."`
 	ReconEvery time.Duration `name:"reconcile-every" default:"10m" help:"Run the reconciler this often and report its last result in 'hongbao status' (0: never)."`
 
+	Auth          bool   `name:"auth" default:"true" negatable:"" help:"Embedded server: require the credentials generated under <data>/auth (client, operator, service); --no-auth accepts anonymous connections (development only)."`
 	MaxInFlight   int    `name:"max-inflight" default:"20000" help:"Requests in flight at once before new ones answer 503 overloaded (-1: no limit)."`
 	OpenAdmission bool   `name:"open-admission" help:"Answer opens beyond the shares an envelope has left with 429 busy from memory instead of queueing them."`
 	Risk          bool   `name:"risk" default:"true" negatable:"" help:"Risk controls: the operators' blocklist (hongbao risk) and per-user and per-sender rate limits."`
@@ -121,8 +124,23 @@ func (c *serveCmd) Run(e *runEnv) error {
 		if err := setMonitor(opts, c.HTTP); err != nil {
 			return err
 		}
-		if srv, err = embedded.StartOptions(ctx, opts, log); err != nil {
+		var d *auth.Deployment
+		if c.Auth {
+			if d, err = embedded.ConfigureAuth(opts, filepath.Join(filepath.Clean(c.Data), "auth"), c.Prefix); err != nil {
+				if errors.Is(err, auth.ErrLegacyStore) {
+					return usageErrorf("%s holds streams written before authentication: stop here and run `hongbao auth migrate --data %s` once (or serve --no-auth)", c.Data, c.Data)
+				}
+				return err
+			}
+		} else {
+			log.Warn("authentication is off (--no-auth): any connection may append events or delete the streams; for development only")
+		}
+		if srv, err = embedded.StartAuth(ctx, opts, d, log); err != nil {
 			return err
+		}
+		if d != nil {
+			fmt.Fprintf(stderr, "hongbao: credentials (anonymous connections are refused):\n  client   %s\n  operator %s\n  service  %s\n",
+				d.ClientCreds, d.OperatorCreds, d.ServiceCreds)
 		}
 		defer srv.Shutdown()
 		if nc, err = srv.Connect(nats.Name("hongbao")); err != nil {
