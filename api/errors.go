@@ -17,6 +17,10 @@ const (
 	CodeNotLive       = "not_live"       // 409: open on an envelope that is not paid yet or was cancelled
 	CodeBusy          = "busy"           // 429: per-envelope admission limit reached
 	CodeUnavailable   = "unavailable"    // 503: outcome unknown; retrying the same request is safe
+	// CodeCorrupt (500, an extension of api.md): the envelope's stream
+	// holds an event that does not decode, verify or fold; retrying will
+	// not help, operators are told (reconcile, status).
+	CodeCorrupt = "corrupt"
 )
 
 // Error is a failed request as the contract describes it. The service sends

@@ -22,6 +22,7 @@ func TestErrorfStatus(t *testing.T) {
 		{CodeNotLive, 409},
 		{CodeBusy, 429},
 		{CodeUnavailable, 503},
+		{CodeCorrupt, 500},
 		{"no_such_code", 500},
 	}
 	for _, c := range cases {

@@ -27,6 +27,10 @@ var (
 	// ErrBatchUnsupported: the stream does not allow atomic batches (as
 	// one created before allow_atomic was set); nothing was written.
 	ErrBatchUnsupported = streamlog.ErrBatchUnsupported
+	// ErrCorrupt: an envelope's subject holds a message that is not an
+	// event this store wrote (it does not decode, or does not verify).
+	// Retrying will not help; the envelope is not served.
+	ErrCorrupt = errors.New("eventstore: corrupt event stream")
 )
 
 // MaxBatch is the most events AppendBatch takes at once.
@@ -146,7 +150,7 @@ func (s *Store) Load(ctx context.Context, id string) ([]events.Record, error) {
 	for _, m := range msgs {
 		ev, err := events.Decode(m.Data)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: seq %d: %w", id, m.Seq, err)
+			return nil, fmt.Errorf("%w: load %s: seq %d: %w", ErrCorrupt, id, m.Seq, err)
 		}
 		out = append(out, events.Record{Seq: m.Seq, Event: ev})
 	}

@@ -309,6 +309,10 @@ type Lag struct {
 	Applied    uint64 `json:"applied"`
 	StreamLast uint64 `json:"stream_last"`
 	Lag        uint64 `json:"lag"`
+	// Parked is how many events the projection parked (did not apply:
+	// malformed, forged or refused by its fold); projector.Parked lists
+	// them.
+	Parked int64 `json:"parked"`
 }
 
 // Status reports each projection's applied sequence against the stream's
@@ -328,7 +332,8 @@ func (s *Set) Status(ctx context.Context) ([]Lag, error) {
 	for _, name := range Names {
 		l, last := s.live[name], lasts[name]
 		a := l.proj.Applied()
-		out = append(out, Lag{Name: name, Generation: l.gen, Applied: a, StreamLast: last, Lag: last - min(a, last)})
+		out = append(out, Lag{Name: name, Generation: l.gen, Applied: a, StreamLast: last, Lag: last - min(a, last),
+			Parked: l.proj.ParkedCount()})
 	}
 	return out, nil
 }
@@ -381,6 +386,21 @@ func (s *Set) read(ctx context.Context, name string, afterSeq uint64, f func(peb
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return f(s.live[name].db)
+}
+
+// Parked lists the events a projection parked (did not apply), in stream
+// order.
+func (s *Set) Parked(ctx context.Context, name string) ([]projector.ParkedEvent, error) {
+	if _, err := s.spec(name); err != nil {
+		return nil, err
+	}
+	var out []projector.ParkedEvent
+	err := s.read(ctx, name, 0, func(r pebble.Reader) error {
+		var err error
+		out, err = projector.Parked(r)
+		return err
+	})
+	return out, err
 }
 
 // Detail returns envelope id with at most limit of its opens from the

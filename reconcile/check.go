@@ -119,7 +119,7 @@ func checkEnvelope(s *envState, ents []ledgerEntry, money *Money) envCheck {
 		e := &ents[i]
 		c.match[i] = -1
 		if e.err != nil {
-			add(i, Discrepancy{Kind: KindUnbalanced, Invariant: "I5", LedgerSeq: e.seq, Detail: "entry does not decode: " + e.err.Error()})
+			add(i, Discrepancy{Kind: KindMalformedEvent, Invariant: "I5", LedgerSeq: e.seq, Detail: "entry does not decode: " + e.err.Error()})
 			continue
 		}
 		t := e.ent.Transfer

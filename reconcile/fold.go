@@ -91,7 +91,7 @@ func (s *envState) remaining() (int64, int) {
 func (s *envState) apply(it *eventItem, cutoff time.Time) (st step) {
 	s.events++
 	if it.err != nil {
-		s.add(Discrepancy{Kind: KindInvalidHistory, Invariant: "I1", Seq: it.seq, Detail: "event does not decode: " + it.err.Error()})
+		s.add(Discrepancy{Kind: KindMalformedEvent, Invariant: "I1", Seq: it.seq, Detail: "event does not decode: " + it.err.Error()})
 		st.skipped = true
 		st.remAmount, st.remCount = s.remaining()
 		return st

@@ -34,7 +34,7 @@ const (
 	// Σ opened + refund is not the total.
 	KindRefundMismatch = "refund_mismatch"
 	// KindInvalidHistory (I1): an event that cannot follow its envelope's
-	// history: undecodable, of another envelope than its subject, before
+	// history: of another envelope than its subject, before
 	// the Wrapped, out of lifecycle order, or a payment of another amount
 	// than the total.
 	KindInvalidHistory = "invalid_history"
@@ -59,13 +59,20 @@ const (
 	// zero, or records another escrow balance than the entries before it
 	// give.
 	KindUnbalanced = "unbalanced"
+	// KindMalformedEvent (I1 on ENVELOPES, I5 on LEDGER): a message that
+	// does not decode as an event or ledger entry. Nothing folds it: the
+	// service answers its envelope "corrupt", the views park it.
+	KindMalformedEvent = "malformed_event"
+	// KindForgedEvent (I1/I5): a message whose chain link or signature
+	// does not verify: written around the service, so never credited.
+	KindForgedEvent = "forged_event"
 )
 
 // Kinds lists every discrepancy kind.
 var Kinds = []string{
 	KindShareNotDerivable, KindOverIssue, KindDuplicateOpen, KindRefundMismatch, KindInvalidHistory,
 	KindMissingCredit, KindAmountMismatch, KindDuplicateCredit, KindOrphanTransfer,
-	KindEscrowNotZero, KindUnbalanced,
+	KindEscrowNotZero, KindUnbalanced, KindMalformedEvent, KindForgedEvent,
 }
 
 // DefaultGrace is the Periodic runner's grace for transfers in flight.

@@ -30,6 +30,10 @@ type entry struct {
 	queue   []task
 	running bool
 	state   *envelope.Envelope // nil: not loaded, or dropped after an unknown outcome
+	// corrupt: the stream did not load or fold (eventstore.ErrCorrupt,
+	// envelope.ErrCorrupt); answered without reloading while cached, and
+	// logged once. Mailbox worker only.
+	corrupt error
 
 	// LRU links, guarded by the shard's mutex.
 	prev, next *entry

@@ -87,6 +87,10 @@ type Projector struct {
 	js     jetstream.JetStream
 
 	applied atomic.Uint64
+	parked  atomic.Int64
+	// toPark: events that failed to apply on the last attempt (by stream
+	// sequence), parked on the next; run's and consume's goroutine only.
+	toPark  map[uint64]error
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
 }
@@ -127,6 +131,11 @@ func NewRaw(db *pebble.DB, proj RawProjection, js jetstream.JetStream, cfg Confi
 		return nil, err
 	}
 	p.applied.Store(cp)
+	np, err := countParked(db)
+	if err != nil {
+		return nil, err
+	}
+	p.parked.Store(np)
 	return p, nil
 }
 
@@ -159,7 +168,8 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 
 // Run applies events until ctx ends, recreating the consumer after
 // transient errors. It returns nil when ctx ends, or the error that makes
-// going on unsafe (an event that does not decode or apply).
+// going on unsafe (a failed WAL sync, a database it cannot read); events
+// that do not decode or apply are parked (see the package doc).
 func (p *Projector) Run(ctx context.Context) error {
 	return p.run(ctx, 0)
 }
