@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -56,6 +57,13 @@ type Config struct {
 	// default sync interval single appends are faster.
 	GroupCommit bool
 	Logger      *slog.Logger
+	// Signer seals every append (internal/seal: chain link, instance key,
+	// signature); nil: appends are not sealed.
+	Signer *seal.Signer
+	// Policy verifies what Load reads: a message that does not verify
+	// makes the envelope ErrCorrupt (the aggregate never folds a forged
+	// event). nil: nothing is verified.
+	Policy *seal.Policy
 }
 
 func (c *Config) defaults() {
@@ -118,6 +126,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.stream(), err)
 	}
 	s := &Store{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
+	if cfg.Signer != nil {
+		s.log.SetSigner(cfg.Signer)
+	}
 	if cfg.GroupCommit {
 		s.group = streamlog.NewGroup(s.log, 3*cfg.AttemptTimeout)
 	}
@@ -145,6 +156,9 @@ func (s *Store) Load(ctx context.Context, id string) ([]events.Record, error) {
 	}
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("%w: envelope %s", ErrNotFound, id)
+	}
+	if err := streamlog.Verify(s.cfg.Policy, s.cfg.stream(), s.Subject(id), msgs); err != nil {
+		return nil, fmt.Errorf("%w: load %s: %w", ErrCorrupt, id, err)
 	}
 	out := make([]events.Record, 0, len(msgs))
 	for _, m := range msgs {

@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/projections/detail"
 	"github.com/hongbao/hongbao/projections/outbox"
 	"github.com/hongbao/hongbao/projections/projector"
@@ -77,8 +78,12 @@ func (s *Set) newProjector(name string, db *pebble.DB, bulk bool) (*projector.Pr
 	if err != nil {
 		return nil, err
 	}
-	return projector.NewRaw(db, sp.proj, s.js, projector.Config{Stream: sp.stream, Filter: sp.filter,
-		BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger, Bulk: bulk})
+	cfg := projector.Config{Stream: sp.stream, Filter: sp.filter,
+		BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger, Bulk: bulk}
+	if s.cfg.Policy != nil {
+		cfg.Verify = s.cfg.Policy.Verify
+	}
+	return projector.NewRaw(db, sp.proj, s.js, cfg)
 }
 
 // Config of a set of projections.
@@ -91,6 +96,10 @@ type Config struct {
 	BatchSize   int           // events per Pebble batch; default 1000
 	WaitTimeout time.Duration // how long a query waits for after_seq; default 2 s
 	Logger      *slog.Logger
+	// Policy verifies every message before it is applied: one that does
+	// not verify is parked as forged, never applied (internal/seal).
+	// nil: nothing is verified.
+	Policy *seal.Policy
 }
 
 // Set is the running projections of one service instance.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -97,6 +98,10 @@ type Options struct {
 	// Progress, when set, is called about once a second while the streams
 	// are read, and once at the end, from one goroutine at a time.
 	Progress func(Progress)
+	// Policy verifies every event and entry (internal/seal): one that does
+	// not verify is a forged_event and is not folded. nil: Run reads it
+	// from the keys bucket (none there: nothing verified).
+	Policy *seal.Policy
 }
 
 func (o *Options) defaults() {
@@ -211,6 +216,12 @@ func (r Report) CountByKind() map[string]int {
 // broken invariants are reported in the Report, not as errors.
 func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, error) {
 	opts.defaults()
+	if opts.Policy == nil {
+		var err error
+		if opts.Policy, err = seal.LoadPolicy(ctx, js, opts.Topology.KeysBucket()); err != nil {
+			return Report{}, fmt.Errorf("reconcile: %w", err)
+		}
+	}
 	start := time.Now()
 	rep := Report{At: start.UTC(), Since: opts.Since, ByState: map[string]int{}, Discrepancies: []Discrepancy{}}
 	cutoff := time.Time{}
@@ -247,7 +258,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 		accounts = map[string]int64{}
 	)
 	wg.Go(func() {
-		ledErr = scan(ctx, js, ledStream, ledSnap, entryDecoder(opts.Topology), func(batch []ledgerEntry) {
+		ledErr = scan(ctx, js, ledStream, ledSnap, entryDecoder(opts.Topology, opts.Policy), func(batch []ledgerEntry) {
 			for _, e := range batch {
 				entries[e.key] = append(entries[e.key], e)
 				if e.err == nil {
@@ -261,7 +272,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 			cancel()
 		}
 	})
-	envErr := scan(ctx, js, envStream, envSnap, decodeEvent, func(batch []eventItem) {
+	envErr := scan(ctx, js, envStream, envSnap, eventDecoder(opts.Policy, envStream), func(batch []eventItem) {
 		for i := range batch {
 			it := &batch[i]
 			s := envs[it.envelope]

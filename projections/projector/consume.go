@@ -272,6 +272,12 @@ func (p *Projector) next(msgs jetstream.MessagesContext, opts []jetstream.NextOp
 	if it.seq <= last {
 		return item{}, fmt.Errorf("%w: %s got %d after %d", ErrOutOfOrder, p.Name(), it.seq, last)
 	}
+	if p.cfg.Verify != nil {
+		if err := p.cfg.Verify(p.cfg.Stream, it.subject, it.seq, msg.Headers(), msg.Data()); err != nil {
+			it.err = fmt.Errorf("%w: %w", ErrForged, err)
+			return it, nil
+		}
+	}
 	if p.events == nil {
 		it.data = msg.Data()
 		return it, nil

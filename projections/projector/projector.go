@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
@@ -67,6 +68,10 @@ type Config struct {
 	// batches applied meanwhile are made durable by one fsync. Default
 	// DefaultSyncInterval; negative: sync as soon as a batch is applied.
 	SyncInterval time.Duration
+	// Verify, when set, checks each message (its stream, subject, stream
+	// sequence, headers and data) before it is decoded: a message it
+	// refuses is parked as KindForged (seal.Policy.Verify).
+	Verify func(stream, subject string, seq uint64, h nats.Header, data []byte) error
 }
 
 // DefaultSyncInterval paces a projector's WAL syncs. A view that kept up
