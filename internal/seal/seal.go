@@ -155,9 +155,9 @@ type Policy struct {
 	// (≈75 µs) and a SHA-256 each (≈1 µs), not one verification each.
 	verified [verifiedSlots]verifiedSlot
 	mu       sync.RWMutex
-	keys    map[string]ed25519.PublicKey
-	from    map[string]uint64 // stream → first sequence that must be signed
-	refresh func() (keys []string, from map[string]uint64, err error)
+	keys     map[string]ed25519.PublicKey
+	from     map[string]uint64 // stream → first sequence that must be signed
+	refresh  func() (keys []string, from map[string]uint64, err error)
 }
 
 const verifiedSlots = 1 << 14
