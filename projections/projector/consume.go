@@ -157,6 +157,7 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 	var last uint64
 	n := 0
 	var parked int64 // in the batch being built
+	var pend []item  // the batch's items so far, to apply again after one fails
 	for {
 		var c *chunk
 		select {
@@ -173,26 +174,34 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 				}
 			}
 			if it.err == nil {
-				if p.events != nil {
-					it.err = p.events.Apply(tx, it.rec)
-				} else {
-					it.err = p.proj.ApplyMsg(tx, it.seq, it.data)
-				}
+				it.err = p.applyItem(tx, it)
 				switch {
 				case it.err == nil:
-				case parkable(it.err):
-					return &applyFailed{seq: it.seq, err: it.err}
-				default:
+				case !parkable(it.err):
 					return fmt.Errorf("%w: %s: seq %d: %w", errApply, p.Name(), it.seq, it.err)
+				default:
+					// Its rows may be half in the batch: drop the batch's
+					// rows and apply again what preceded it (it applied
+					// before; the same reads give the same rows), then
+					// park it below. Should that fail, consume again from
+					// the checkpoint and park it then.
+					tx.cur.reset()
+					for i := range pend {
+						if err := p.redo(tx, &pend[i]); err != nil {
+							return &applyFailed{seq: it.seq, err: it.err}
+						}
+					}
 				}
-			} else {
-				// Not applied (it does not decode, or did not apply on
-				// the attempt before): parked with the batch's checkpoint.
+			}
+			if it.err != nil {
+				// Not applied (it does not decode or verify, or did not
+				// apply): parked with the batch's checkpoint.
 				if err := p.park(tx, it); err != nil {
 					return fmt.Errorf("%w: %s: parking seq %d: %w", errApply, p.Name(), it.seq, err)
 				}
 				parked++
 			}
+			pend = append(pend, *it)
 			last = it.seq
 			n++
 			if n >= p.cfg.BatchSize || it.pending == 0 || (target > 0 && it.seq >= target) {
@@ -201,6 +210,8 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 				}
 				p.parked.Add(parked)
 				n, parked = 0, 0
+				clear(pend)
+				pend = pend[:0]
 				if target > 0 && last >= target {
 					return nil // once durable: cm.stop waits
 				}
@@ -213,6 +224,22 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 		c.items = c.items[:0]
 		free <- c // never blocks: there are as many places as chunks
 	}
+}
+
+// applyItem applies one decoded item to tx.
+func (p *Projector) applyItem(tx *Tx, it *item) error {
+	if p.events != nil {
+		return p.events.Apply(tx, it.rec)
+	}
+	return p.proj.ApplyMsg(tx, it.seq, it.data)
+}
+
+// redo applies again an item of the batch being built: applied, or parked.
+func (p *Projector) redo(tx *Tx, it *item) error {
+	if it.err != nil {
+		return p.park(tx, it)
+	}
+	return p.applyItem(tx, it)
 }
 
 // read is consume's reading goroutine: it sends the messages after the

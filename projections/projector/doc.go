@@ -40,9 +40,10 @@
 //     under ParkedPrefix (subject, sequence, kind, reason) in the same
 //     Pebble batch as the checkpoint that passes it, so it is parked
 //     exactly once, and the events after it are applied: one bad message
-//     never freezes a view. An event whose apply failed half-way is not
-//     patched up: the projector consumes again from the checkpoint and
-//     parks it on the second pass, so none of its rows are kept. Parked
+//     never freezes a view. An event whose apply failed half-way leaves
+//     none of its rows: the batch's rows are dropped and its earlier events
+//     applied again before the event is parked (should that fail, the
+//     projector consumes again from the checkpoint and parks it then). Parked
 //     lists them, ParkedCount counts them; reconcile and ops status report
 //     them. What is the database's or the code's fault (a row that does not
 //     read, a row used as two types) still stops the projector, as does a
