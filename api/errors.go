@@ -23,6 +23,10 @@ const (
 	CodeForbidden   = "forbidden"    // 403: the user or sender is blocked by an operator
 	CodeRateLimited = "rate_limited" // 429: a per-user or per-sender limit; the body carries retry_after_ms
 	CodeOverloaded  = "overloaded"   // 503: the instance sheds load; retrying later is safe
+	// CodeCorrupt (500, an extension of api.md): the envelope's stream
+	// holds an event that does not decode, verify or fold; retrying will
+	// not help, operators are told (reconcile, status).
+	CodeCorrupt = "corrupt"
 )
 
 // Error is a failed request as the contract describes it. The service sends

@@ -26,6 +26,7 @@ func TestErrorfStatus(t *testing.T) {
 		{CodeForbidden, 403},
 		{CodeRateLimited, 429},
 		{CodeOverloaded, 503},
+		{CodeCorrupt, 500},
 		{"no_such_code", 500},
 	}
 	for _, c := range cases {

@@ -262,7 +262,11 @@ func (d *Dispatcher) deliver(ctx context.Context, t outbox.Transfer) error {
 		case err == nil:
 			d.delivered.Add(1)
 			return nil
-		case errors.Is(err, ledger.ErrInsufficient), errors.Is(err, ledger.ErrMismatch), errors.Is(err, ledger.ErrInvalid):
+		case errors.Is(err, ledger.ErrInsufficient), errors.Is(err, ledger.ErrMismatch), errors.Is(err, ledger.ErrInvalid),
+			errors.Is(err, ledger.ErrCorrupt):
+			// ErrCorrupt: the escrow's subject holds an entry that does
+			// not decode or verify; retrying would hold up every other
+			// escrow's transfers behind it for ever.
 			return d.park(ctx, t, err)
 		case ctx.Err() != nil:
 			return ctx.Err()

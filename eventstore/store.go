@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -27,6 +28,10 @@ var (
 	// ErrBatchUnsupported: the stream does not allow atomic batches (as
 	// one created before allow_atomic was set); nothing was written.
 	ErrBatchUnsupported = streamlog.ErrBatchUnsupported
+	// ErrCorrupt: an envelope's subject holds a message that is not an
+	// event this store wrote (it does not decode, or does not verify).
+	// Retrying will not help; the envelope is not served.
+	ErrCorrupt = errors.New("eventstore: corrupt event stream")
 )
 
 // MaxBatch is the most events AppendBatch takes at once.
@@ -52,6 +57,13 @@ type Config struct {
 	// default sync interval single appends are faster.
 	GroupCommit bool
 	Logger      *slog.Logger
+	// Signer seals every append (internal/seal: chain link, instance key,
+	// signature); nil: appends are not sealed.
+	Signer *seal.Signer
+	// Policy verifies what Load reads: a message that does not verify
+	// makes the envelope ErrCorrupt (the aggregate never folds a forged
+	// event). nil: nothing is verified.
+	Policy *seal.Policy
 }
 
 func (c *Config) defaults() {
@@ -114,6 +126,9 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Store, erro
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, cfg.stream(), err)
 	}
 	s := &Store{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, cfg.AttemptTimeout, cfg.Logger)}
+	if cfg.Signer != nil {
+		s.log.SetSigner(cfg.Signer)
+	}
 	if cfg.GroupCommit {
 		s.group = streamlog.NewGroup(s.log, 3*cfg.AttemptTimeout)
 	}
@@ -142,11 +157,14 @@ func (s *Store) Load(ctx context.Context, id string) ([]events.Record, error) {
 	if len(msgs) == 0 {
 		return nil, fmt.Errorf("%w: envelope %s", ErrNotFound, id)
 	}
+	if err := streamlog.Verify(s.cfg.Policy, s.cfg.stream(), s.Subject(id), msgs); err != nil {
+		return nil, fmt.Errorf("%w: load %s: %w", ErrCorrupt, id, err)
+	}
 	out := make([]events.Record, 0, len(msgs))
 	for _, m := range msgs {
 		ev, err := events.Decode(m.Data)
 		if err != nil {
-			return nil, fmt.Errorf("load %s: seq %d: %w", id, m.Seq, err)
+			return nil, fmt.Errorf("%w: load %s: seq %d: %w", ErrCorrupt, id, m.Seq, err)
 		}
 		out = append(out, events.Record{Seq: m.Seq, Event: ev})
 	}

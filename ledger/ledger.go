@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -125,6 +126,12 @@ type Config struct {
 	AllowDeletes bool
 	CacheSize    int // escrows kept in memory; default 10,000
 	Logger       *slog.Logger
+	// Signer seals every entry appended (internal/seal); nil: not sealed.
+	Signer *seal.Signer
+	// Policy verifies an escrow's entries when they are loaded: one that
+	// does not verify makes the escrow ErrCorrupt (never credited from).
+	// nil: nothing is verified.
+	Policy *seal.Policy
 }
 
 // Ledger appends transfers.
@@ -187,8 +194,12 @@ func Open(ctx context.Context, js jetstream.JetStream, cfg Config) (*Ledger, err
 	if err != nil {
 		return nil, fmt.Errorf("%w: stream %s: %w", ErrUnavailable, sc.Name, err)
 	}
-	return &Ledger{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, 0, cfg.Logger),
-		cache: map[string]*list.Element{}, lru: list.New()}, nil
+	l := &Ledger{cfg: cfg, stream: st, log: streamlog.NewLog(js, st, 0, cfg.Logger),
+		cache: map[string]*list.Element{}, lru: list.New()}
+	if cfg.Signer != nil {
+		l.log.SetSigner(cfg.Signer)
+	}
+	return l, nil
 }
 
 // Stream is the LEDGER stream.
@@ -216,6 +227,9 @@ func (l *Ledger) load(ctx context.Context, e *escrow) error {
 	msgs, err := l.log.Load(ctx, l.Subject(e.id))
 	if err != nil {
 		return err
+	}
+	if err := streamlog.Verify(l.cfg.Policy, l.cfg.Topology.LedgerStream(0), l.Subject(e.id), msgs); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrCorrupt, e.id, err)
 	}
 	e.loaded, e.lastSeq, e.balance = false, 0, 0
 	e.byID, e.entries = map[string]Result{}, map[string]Transfer{}
@@ -306,6 +320,9 @@ func (l *Ledger) Escrow(ctx context.Context, envelopeID string) (balance int64, 
 	msgs, err := l.log.Load(ctx, l.Subject(envelopeID))
 	if err != nil {
 		return 0, nil, nil, err
+	}
+	if err := streamlog.Verify(l.cfg.Policy, l.cfg.Topology.LedgerStream(0), l.Subject(envelopeID), msgs); err != nil {
+		return 0, nil, nil, fmt.Errorf("%w: %s: %w", ErrCorrupt, envelopeID, err)
 	}
 	for _, m := range msgs {
 		ent, err := DecodeEntry(m.Data)

@@ -52,6 +52,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// RequestTimeout bounds the status's reading of the views; default 5 s.
 	RequestTimeout time.Duration
+	// InstanceKey is the public nkey that signs this instance's appends
+	// (internal/seal), shown in the status; seal.Trusted lists them all.
+	InstanceKey string
 }
 
 // Ops operates one service instance. Pass it as service.Config.Extension;

@@ -15,6 +15,7 @@ import (
 // Status is the reply of <prefix>.admin.<instance>.status.
 type Status struct {
 	Instance    string            `json:"instance"`
+	InstanceKey string            `json:"instance_key,omitempty"` // signs its appends (internal/seal)
 	Version     string            `json:"version"`
 	Projections []projections.Lag `json:"projections"`
 	Jobs        []Job             `json:"jobs"`
@@ -70,7 +71,7 @@ func (o *Ops) handleStatus(req micro.Request) {
 	}
 	defer o.running.Done()
 	st := o.svc.Stats()
-	reply := Status{Instance: o.id, Version: service.Version, Jobs: o.snapshot(),
+	reply := Status{Instance: o.id, InstanceKey: o.cfg.InstanceKey, Version: service.Version, Jobs: o.snapshot(),
 		Errors: st.ErrorsByCode, Cached: st.CachedEnvelopes, Timers: st.PendingTimers,
 		Dispatch: o.dispatchStats(), Reconcile: o.reconcileSummary()}
 	if o.cfg.Views != nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/projections/detail"
 	"github.com/hongbao/hongbao/projections/outbox"
 	"github.com/hongbao/hongbao/projections/projector"
@@ -77,8 +78,12 @@ func (s *Set) newProjector(name string, db *pebble.DB, bulk bool) (*projector.Pr
 	if err != nil {
 		return nil, err
 	}
-	return projector.NewRaw(db, sp.proj, s.js, projector.Config{Stream: sp.stream, Filter: sp.filter,
-		BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger, Bulk: bulk})
+	cfg := projector.Config{Stream: sp.stream, Filter: sp.filter,
+		BatchSize: s.cfg.BatchSize, Logger: s.cfg.Logger, Bulk: bulk}
+	if s.cfg.Policy != nil {
+		cfg.Verify = s.cfg.Policy.Verify
+	}
+	return projector.NewRaw(db, sp.proj, s.js, cfg)
 }
 
 // Config of a set of projections.
@@ -91,6 +96,10 @@ type Config struct {
 	BatchSize   int           // events per Pebble batch; default 1000
 	WaitTimeout time.Duration // how long a query waits for after_seq; default 2 s
 	Logger      *slog.Logger
+	// Policy verifies every message before it is applied: one that does
+	// not verify is parked as forged, never applied (internal/seal).
+	// nil: nothing is verified.
+	Policy *seal.Policy
 }
 
 // Set is the running projections of one service instance.
@@ -309,6 +318,10 @@ type Lag struct {
 	Applied    uint64 `json:"applied"`
 	StreamLast uint64 `json:"stream_last"`
 	Lag        uint64 `json:"lag"`
+	// Parked is how many events the projection parked (did not apply:
+	// malformed, forged or refused by its fold); projector.Parked lists
+	// them.
+	Parked int64 `json:"parked"`
 }
 
 // Status reports each projection's applied sequence against the stream's
@@ -328,7 +341,8 @@ func (s *Set) Status(ctx context.Context) ([]Lag, error) {
 	for _, name := range Names {
 		l, last := s.live[name], lasts[name]
 		a := l.proj.Applied()
-		out = append(out, Lag{Name: name, Generation: l.gen, Applied: a, StreamLast: last, Lag: last - min(a, last)})
+		out = append(out, Lag{Name: name, Generation: l.gen, Applied: a, StreamLast: last, Lag: last - min(a, last),
+			Parked: l.proj.ParkedCount()})
 	}
 	return out, nil
 }
@@ -381,6 +395,21 @@ func (s *Set) read(ctx context.Context, name string, afterSeq uint64, f func(peb
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	return f(s.live[name].db)
+}
+
+// Parked lists the events a projection parked (did not apply), in stream
+// order.
+func (s *Set) Parked(ctx context.Context, name string) ([]projector.ParkedEvent, error) {
+	if _, err := s.spec(name); err != nil {
+		return nil, err
+	}
+	var out []projector.ParkedEvent
+	err := s.read(ctx, name, 0, func(r pebble.Reader) error {
+		var err error
+		out, err = projector.Parked(r)
+		return err
+	})
+	return out, err
 }
 
 // Detail returns envelope id with at most limit of its opens from the

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/internal/streamlog"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -123,15 +124,23 @@ func Audit(ctx context.Context, js jetstream.JetStream, top topology.Topology, e
 		return rep, fmt.Errorf("%w: %s", ErrNotFound, envelopeID)
 	}
 
+	policy, err := seal.LoadPolicy(ctx, js, top.KeysBucket())
+	if err != nil {
+		return rep, fmt.Errorf("reconcile: %w", err)
+	}
+	decodeEv := eventDecoder(policy, top.EnvelopeStream(p))
 	s := newEnvState(envelopeID)
 	rowOf := map[string]int{} // expected transfer id → row
 	for _, m := range evs {
-		it := decodeEvent(&rawMsg{subject: evSubject, seq: m.Seq, time: m.Time, data: m.Data})
+		it := decodeEv(&rawMsg{subject: evSubject, seq: m.Seq, time: m.Time, data: m.Data, header: m.Header})
 		st := s.apply(&it, time.Time{})
 		row := AuditRow{Seq: m.Seq, Stored: m.Time.UTC(), RemainingAmount: st.remAmount, RemainingCount: st.remCount}
-		if it.err != nil {
+		switch {
+		case st.forged:
+			row.Type = "forged"
+		case it.err != nil:
 			row.Type = "undecodable"
-		} else {
+		default:
 			row.At, row.Type = it.ev.At, string(it.ev.Type)
 			switch d := it.ev.Data.(type) {
 			case events.Wrapped:
@@ -161,8 +170,9 @@ func Audit(ctx context.Context, js jetstream.JetStream, top topology.Topology, e
 	s.finish()
 
 	ents := make([]ledgerEntry, len(msgs))
+	decodeEnt := entryDecoder(top, policy)
 	for i, m := range msgs {
-		ents[i] = decodeEntry(&rawMsg{subject: ledSubject, seq: m.Seq, time: m.Time, data: m.Data}, top.EscrowSubject(""))
+		ents[i] = decodeEnt(&rawMsg{subject: ledSubject, seq: m.Seq, time: m.Time, data: m.Data, header: m.Header})
 	}
 	var money Money
 	c := checkEnvelope(s, ents, &money)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -17,12 +18,17 @@ type ledgerEntry struct {
 	seq     uint64
 	ent     ledger.Entry
 	err     error // it does not decode
+	seal    sealCheck
 }
 
 // entryDecoder decodes the entries of a ledger of top.
-func entryDecoder(top topology.Topology) func(m *rawMsg) ledgerEntry {
-	escrows := top.EscrowSubject("")
-	return func(m *rawMsg) ledgerEntry { return decodeEntry(m, escrows) }
+func entryDecoder(top topology.Topology, policy *seal.Policy) func(m *rawMsg) ledgerEntry {
+	escrows, stream := top.EscrowSubject(""), top.LedgerStream(0)
+	return func(m *rawMsg) ledgerEntry {
+		e := decodeEntry(m, escrows)
+		e.seal = checkSeal(policy, stream, m)
+		return e
+	}
 }
 
 // decodeEntry decodes m, a ledger message; escrows is what precedes the
@@ -115,11 +121,20 @@ func checkEnvelope(s *envState, ents []ledgerEntry, money *Money) envCheck {
 	var bal int64
 	var unexpected []int
 	negative, recorded := false, false
+	lastHash := ""
 	for i := range ents {
 		e := &ents[i]
 		c.match[i] = -1
+		if e.seal.checked {
+			err := e.seal.link("escrow "+s.id, e.seq, lastHash)
+			lastHash = e.seal.hash
+			if err != nil {
+				add(i, Discrepancy{Kind: KindForgedEvent, Invariant: "I5", LedgerSeq: e.seq, Detail: err.Error()})
+				continue
+			}
+		}
 		if e.err != nil {
-			add(i, Discrepancy{Kind: KindUnbalanced, Invariant: "I5", LedgerSeq: e.seq, Detail: "entry does not decode: " + e.err.Error()})
+			add(i, Discrepancy{Kind: KindMalformedEvent, Invariant: "I5", LedgerSeq: e.seq, Detail: "entry does not decode: " + e.err.Error()})
 			continue
 		}
 		t := e.ent.Transfer

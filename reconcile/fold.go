@@ -7,6 +7,7 @@ import (
 
 	"github.com/hongbao/hongbao/aggregates/envelope"
 	"github.com/hongbao/hongbao/events"
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/projections/outbox"
 )
 
@@ -17,12 +18,50 @@ type eventItem struct {
 	stored   time.Time // when the stream stored it
 	ev       events.Event
 	err      error
+	seal     sealCheck
+}
+
+// sealCheck is what verifying a message found (internal/seal).
+type sealCheck struct {
+	checked bool   // a policy was given
+	forged  error  // the signature does not verify, or an unsigned message where one is required
+	signed  bool   // it carries a link (Hongbao-Prev) to check
+	prev    string // its link
+	hash    string // its own hash, the next message's link
+}
+
+func checkSeal(policy *seal.Policy, stream string, m *rawMsg) sealCheck {
+	if policy == nil {
+		return sealCheck{}
+	}
+	c := sealCheck{checked: true, forged: policy.Verify(stream, m.subject, m.seq, m.header, m.data),
+		signed: m.header.Get(seal.HdrSig) != "", prev: m.header.Get(seal.HdrPrev), hash: seal.Hash(m.header, m.data)}
+	return c
+}
+
+// link checks c against the hash of the message before it on its subject
+// and returns the error that makes it forged (nil: none).
+func (c *sealCheck) link(subject string, seq uint64, last string) error {
+	if c.forged != nil || !c.signed || c.prev == last {
+		return c.forged
+	}
+	return fmt.Errorf("%w: %s seq %d links to %.12s…, the message before it is %.12s…", seal.ErrForged, subject, seq, c.prev, last)
 }
 
 func decodeEvent(m *rawMsg) eventItem {
 	it := eventItem{envelope: envelopeOf(m.subject), seq: m.seq, stored: m.time}
 	it.ev, it.err = events.Decode(m.data)
 	return it
+}
+
+// eventDecoder decodes events and verifies them against policy (nil:
+// nothing verified).
+func eventDecoder(policy *seal.Policy, stream string) func(*rawMsg) eventItem {
+	return func(m *rawMsg) eventItem {
+		it := decodeEvent(m)
+		it.seal = checkSeal(policy, stream, m)
+		return it
+	}
 }
 
 // expectedTransfer is a transfer an event implies.
@@ -54,13 +93,15 @@ type envState struct {
 
 	expected []expectedTransfer
 	disc     []Discrepancy
+	lastHash string // the seal.Hash of the last message on the subject
 }
 
 func newEnvState(id string) *envState { return &envState{id: id} }
 
 // step is what folding one event found, for audits.
 type step struct {
-	skipped   bool  // not folded: undecodable, or of another envelope
+	skipped   bool  // not folded: undecodable, forged, or of another envelope
+	forged    bool  // not folded: it does not verify
 	derived   int64 // Opened: the share the seed gives
 	derivable bool  // derived is meaningful
 	remAmount int64 // what is left after the event
@@ -90,8 +131,19 @@ func (s *envState) remaining() (int64, int) {
 // which the transfers of an event are still in flight.
 func (s *envState) apply(it *eventItem, cutoff time.Time) (st step) {
 	s.events++
+	if it.seal.checked {
+		err := it.seal.link("envelope "+s.id, it.seq, s.lastHash)
+		s.lastHash = it.seal.hash
+		if err != nil {
+			// Written around the service: never folded, never credited.
+			s.add(Discrepancy{Kind: KindForgedEvent, Invariant: "I1", Seq: it.seq, Detail: err.Error()})
+			st.skipped, st.forged = true, true
+			st.remAmount, st.remCount = s.remaining()
+			return st
+		}
+	}
 	if it.err != nil {
-		s.add(Discrepancy{Kind: KindInvalidHistory, Invariant: "I1", Seq: it.seq, Detail: "event does not decode: " + it.err.Error()})
+		s.add(Discrepancy{Kind: KindMalformedEvent, Invariant: "I1", Seq: it.seq, Detail: "event does not decode: " + it.err.Error()})
 		st.skipped = true
 		st.remAmount, st.remCount = s.remaining()
 		return st

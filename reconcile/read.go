@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -44,6 +45,7 @@ type rawMsg struct {
 	seq     uint64
 	time    time.Time
 	data    []byte
+	header  nats.Header
 }
 
 type job[T any] struct {
@@ -150,7 +152,7 @@ func read(ctx context.Context, js jetstream.JetStream, stream string, snap strea
 			// deleted meanwhile): not part of this run.
 			break
 		}
-		chunk = append(chunk, rawMsg{subject: m.Subject(), seq: seq, time: meta.Timestamp, data: m.Data()})
+		chunk = append(chunk, rawMsg{subject: m.Subject(), seq: seq, time: meta.Timestamp, data: m.Data(), header: m.Headers()})
 		done := seq == snap.last || meta.NumPending == 0
 		if len(chunk) == chunkSize || done {
 			if !emit(chunk) {

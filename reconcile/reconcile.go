@@ -14,6 +14,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/topology"
 )
@@ -34,7 +35,7 @@ const (
 	// Σ opened + refund is not the total.
 	KindRefundMismatch = "refund_mismatch"
 	// KindInvalidHistory (I1): an event that cannot follow its envelope's
-	// history: undecodable, of another envelope than its subject, before
+	// history: of another envelope than its subject, before
 	// the Wrapped, out of lifecycle order, or a payment of another amount
 	// than the total.
 	KindInvalidHistory = "invalid_history"
@@ -59,13 +60,20 @@ const (
 	// zero, or records another escrow balance than the entries before it
 	// give.
 	KindUnbalanced = "unbalanced"
+	// KindMalformedEvent (I1 on ENVELOPES, I5 on LEDGER): a message that
+	// does not decode as an event or ledger entry. Nothing folds it: the
+	// service answers its envelope "corrupt", the views park it.
+	KindMalformedEvent = "malformed_event"
+	// KindForgedEvent (I1/I5): a message whose chain link or signature
+	// does not verify: written around the service, so never credited.
+	KindForgedEvent = "forged_event"
 )
 
 // Kinds lists every discrepancy kind.
 var Kinds = []string{
 	KindShareNotDerivable, KindOverIssue, KindDuplicateOpen, KindRefundMismatch, KindInvalidHistory,
 	KindMissingCredit, KindAmountMismatch, KindDuplicateCredit, KindOrphanTransfer,
-	KindEscrowNotZero, KindUnbalanced,
+	KindEscrowNotZero, KindUnbalanced, KindMalformedEvent, KindForgedEvent,
 }
 
 // DefaultGrace is the Periodic runner's grace for transfers in flight.
@@ -90,6 +98,10 @@ type Options struct {
 	// Progress, when set, is called about once a second while the streams
 	// are read, and once at the end, from one goroutine at a time.
 	Progress func(Progress)
+	// Policy verifies every event and entry (internal/seal): one that does
+	// not verify is a forged_event and is not folded. nil: Run reads it
+	// from the keys bucket (none there: nothing verified).
+	Policy *seal.Policy
 }
 
 func (o *Options) defaults() {
@@ -204,6 +216,12 @@ func (r Report) CountByKind() map[string]int {
 // broken invariants are reported in the Report, not as errors.
 func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, error) {
 	opts.defaults()
+	if opts.Policy == nil {
+		var err error
+		if opts.Policy, err = seal.LoadPolicy(ctx, js, opts.Topology.KeysBucket()); err != nil {
+			return Report{}, fmt.Errorf("reconcile: %w", err)
+		}
+	}
 	start := time.Now()
 	rep := Report{At: start.UTC(), Since: opts.Since, ByState: map[string]int{}, Discrepancies: []Discrepancy{}}
 	cutoff := time.Time{}
@@ -240,7 +258,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 		accounts = map[string]int64{}
 	)
 	wg.Go(func() {
-		ledErr = scan(ctx, js, ledStream, ledSnap, entryDecoder(opts.Topology), func(batch []ledgerEntry) {
+		ledErr = scan(ctx, js, ledStream, ledSnap, entryDecoder(opts.Topology, opts.Policy), func(batch []ledgerEntry) {
 			for _, e := range batch {
 				entries[e.key] = append(entries[e.key], e)
 				if e.err == nil {
@@ -254,7 +272,7 @@ func Run(ctx context.Context, js jetstream.JetStream, opts Options) (Report, err
 			cancel()
 		}
 	})
-	envErr := scan(ctx, js, envStream, envSnap, decodeEvent, func(batch []eventItem) {
+	envErr := scan(ctx, js, envStream, envSnap, eventDecoder(opts.Policy, envStream), func(batch []eventItem) {
 		for i := range batch {
 			it := &batch[i]
 			s := envs[it.envelope]

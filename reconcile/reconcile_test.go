@@ -516,7 +516,7 @@ func TestMoreFaults(t *testing.T) {
 	if _, err := w.js.Publish(ctx, "envelope."+paidEnv, []byte(`{"type":"opened","v":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	want = append(want, key{reconcile.KindInvalidHistory, paidEnv, ""}, key{reconcile.KindInvalidHistory, paidEnv, ""})
+	want = append(want, key{reconcile.KindInvalidHistory, paidEnv, ""}, key{reconcile.KindMalformedEvent, paidEnv, ""})
 
 	// An entry that is no valid transfer (amount 0).
 	zeroEnv := w.pick(t, "live", used)

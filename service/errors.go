@@ -28,6 +28,9 @@ func toAPIError(err error) *api.Error {
 	switch {
 	case errors.As(err, &lag):
 		return api.Errorf(api.CodeUnavailable, "the %s view has not reached seq %d yet; retry", lag.View, lag.Seq)
+	case errors.Is(err, eventstore.ErrCorrupt), errors.Is(err, envelope.ErrCorrupt):
+		return api.Errorf(api.CodeCorrupt, "the envelope's event stream holds an event that does not decode, verify or fold; "+
+			"it is not served and retrying will not help (operators: hongbao reconcile)")
 	case errors.Is(err, envelope.ErrInvalidAmount):
 		return api.Errorf(api.CodeInvalidAmount, "%v", err)
 	case errors.Is(err, envelope.ErrInvalidCount):

@@ -73,7 +73,7 @@ func (r replier) respond(v any) {
 // and the JSON error body.
 func (r replier) fail(err error) {
 	e := toAPIError(err)
-	if e.Status >= 500 {
+	if e.Status >= 500 && e.Code != api.CodeCorrupt { // corrupt: logged once, by load
 		r.s.log.Warn("request failed", "subject", r.subject, "err", err)
 	}
 	r.s.countError(e.Code)

@@ -33,6 +33,10 @@ type entry struct {
 	// pendingOpens counts the opens queued or running, not yet answered
 	// (the per-envelope admission).
 	pendingOpens int
+	// corrupt: the stream did not load or fold (eventstore.ErrCorrupt,
+	// envelope.ErrCorrupt); answered without reloading while cached, and
+	// logged once. Mailbox worker only.
+	corrupt error
 
 	// LRU links, guarded by the shard's mutex.
 	prev, next *entry

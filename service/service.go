@@ -406,17 +406,24 @@ func (s *Service) load(ctx context.Context, e *entry) (*envelope.Envelope, error
 	if e.state != nil {
 		return e.state, nil
 	}
+	if e.corrupt != nil {
+		return nil, e.corrupt
+	}
 	recs, err := s.store.Load(ctx, e.id)
-	if err != nil {
-		return nil, err
+	if err == nil {
+		var st *envelope.Envelope
+		if st, err = envelope.Fold(e.id, recs); err == nil {
+			e.setState(st)
+			return st, nil
+		}
 	}
-	st, err := envelope.Fold(e.id, recs)
-	if err != nil {
-		s.log.Error("envelope does not fold: refusing to serve it", "envelope", e.id, "err", err)
-		return nil, err
+	if errors.Is(err, eventstore.ErrCorrupt) || errors.Is(err, envelope.ErrCorrupt) {
+		// A stream does not heal (no purge, no delete): answer "corrupt"
+		// from memory while the entry is cached, and log it once.
+		e.corrupt = err
+		s.log.Error("envelope does not load or fold: refusing to serve it (reconcile reports the event)", "envelope", e.id, "err", err)
 	}
-	e.setState(st)
-	return st, nil
+	return nil, err
 }
 
 // decideAndAppend runs decide against e's state and appends the event it

@@ -16,6 +16,7 @@ const (
 	dispatchBucket = "HONGBAO_DISPATCH"
 	wrapsBucket    = "HONGBAO_WRAPS"
 	riskBucket     = "HONGBAO_RISK"
+	keysBucket     = "HONGBAO_KEYS"
 )
 
 // Topology names a deployment's streams, subjects and buckets. The zero
@@ -111,6 +112,11 @@ func (t Topology) TimersBucket() string { return timersBucket }
 // DispatchBucket is the key-value bucket of the outbox dispatcher's
 // cursor and parked transfers.
 func (t Topology) DispatchBucket() string { return dispatchBucket }
+
+// KeysBucket is the key-value bucket of the instances' public keys and
+// the streams' signed-from markers (internal/seal): the service writes it,
+// operators read it.
+func (t Topology) KeysBucket() string { return keysBucket }
 
 // WrapsBucket is the key-value bucket of wrap request ids.
 func (t Topology) WrapsBucket() string { return wrapsBucket }

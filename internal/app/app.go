@@ -14,6 +14,7 @@ import (
 
 	"github.com/hongbao/hongbao/dispatch"
 	"github.com/hongbao/hongbao/eventstore"
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/ledger"
 	"github.com/hongbao/hongbao/ops"
 	"github.com/hongbao/hongbao/projections"
@@ -36,6 +37,10 @@ type Config struct {
 	// and Logger are filled in. Nil: no blocklist and no rate limits.
 	Risk   *risk.Config
 	Logger *slog.Logger
+	// Signer signs every event and ledger entry this instance appends
+	// (internal/seal). nil: the key under <DataDir>/instance.nk, created
+	// on first start; without DataDir, a key for this run only.
+	Signer *seal.Signer
 }
 
 // App is a running instance.
@@ -48,6 +53,8 @@ type App struct {
 
 	Reconciler *reconcile.Periodic
 	Risk       *risk.Guard // nil without Config.Risk
+	// InstanceKey is the public nkey that signs this instance's appends.
+	InstanceKey string
 
 	bgCtx          context.Context
 	stopBackground context.CancelFunc
@@ -79,11 +86,22 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 	if _, err := eventstore.Open(ctx, js, svcCfg.Store); err != nil {
 		return nil, err
 	}
-	if a.Ledger, err = ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
+	if _, err = ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, Logger: cfg.Logger}); err != nil {
+		return nil, err
+	}
+	// Tamper evidence: register the instance's key (and, on a stream's
+	// first signed start, where signing begins) before the first append.
+	signer, policy, err := setUpSeal(ctx, js, cfg, svcCfg)
+	if err != nil {
+		return nil, err
+	}
+	a.InstanceKey = signer.PublicKey()
+	svcCfg.Store.Signer, svcCfg.Store.Policy = signer, policy
+	if a.Ledger, err = ledger.Open(ctx, js, ledger.Config{Replicas: cfg.Replicas, Logger: cfg.Logger, Signer: signer, Policy: policy}); err != nil {
 		return nil, err
 	}
 	if cfg.DataDir != "" {
-		if a.Views, err = projections.Open(js, projections.Config{Dir: filepath.Join(cfg.DataDir, "projections"), Logger: cfg.Logger}); err != nil {
+		if a.Views, err = projections.Open(js, projections.Config{Dir: filepath.Join(cfg.DataDir, "projections"), Logger: cfg.Logger, Policy: policy}); err != nil {
 			return nil, err
 		}
 		a.Views.Start()
@@ -121,7 +139,7 @@ func Start(ctx context.Context, nc *nats.Conn, cfg Config) (_ *App, err error) {
 // opsConfig wires the parts that run into the operations; nil interfaces
 // stay nil.
 func (a *App) opsConfig(svc service.Config) ops.Config {
-	cfg := ops.Config{Logger: svc.Logger, RequestTimeout: svc.RequestTimeout}
+	cfg := ops.Config{Logger: svc.Logger, RequestTimeout: svc.RequestTimeout, InstanceKey: a.InstanceKey}
 	if a.Views != nil {
 		cfg.Views = a.Views
 	}
@@ -132,6 +150,30 @@ func (a *App) opsConfig(svc service.Config) ops.Config {
 		cfg.Reconciler = a.Reconciler
 	}
 	return cfg
+}
+
+// setUpSeal loads or makes the instance's signer, registers its key and
+// the streams' signed-from markers, and loads the trust policy.
+func setUpSeal(ctx context.Context, js jetstream.JetStream, cfg Config, svcCfg service.Config) (*seal.Signer, *seal.Policy, error) {
+	signer := cfg.Signer
+	var err error
+	switch {
+	case signer != nil:
+	case cfg.DataDir != "":
+		signer, err = seal.LoadOrCreate(cfg.DataDir)
+	default:
+		signer, _, err = seal.Generate()
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	top := svcCfg.Store.Topology.WithDefaults()
+	streams := []string{top.EnvelopeStream(0), top.LedgerStream(0)}
+	if err := seal.Register(ctx, js, top.KeysBucket(), cfg.Replicas, signer, "", streams); err != nil {
+		return nil, nil, err
+	}
+	policy, err := seal.LoadPolicy(ctx, js, top.KeysBucket())
+	return signer, policy, err
 }
 
 // goBackground runs f until Stop.

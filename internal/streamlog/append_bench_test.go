@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/internal/natstest"
+	"github.com/hongbao/hongbao/internal/seal"
 )
 
 // BenchmarkAppend: appends from 64 goroutines at once, each to subjects of
@@ -33,14 +34,23 @@ func BenchmarkAppend(b *testing.B) {
 	for _, c := range []struct {
 		name    string
 		publish Publish // nil: the log's own
+		sealed  bool    // every append sealed (signed and linked)
 	}{
-		{"async", nil},
-		{"request", js.PublishMsg},
+		{"async", nil, false},
+		{"async-sealed", nil, true},
+		{"request", js.PublishMsg, false},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			log := NewLog(js, st, 0, nil)
 			if c.publish != nil {
 				log.publish = c.publish
+			}
+			if c.sealed {
+				signer, _, err := seal.Generate()
+				if err != nil {
+					b.Fatal(err)
+				}
+				log.SetSigner(signer)
 			}
 			prefix := "bench.run" + strconv.FormatInt(run.Add(1), 10) + "."
 			data := make([]byte, 250)

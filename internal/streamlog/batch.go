@@ -60,17 +60,31 @@ func (l *Log) AppendBatch(ctx context.Context, subject string, expected uint64, 
 		msgs[i] = batchMsg(subject, data, base+strconv.Itoa(i+1), i+1)
 	}
 	msgs[0].Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(expected, 10))
+	var hashes []string
+	if l.signer != nil {
+		var err error
+		if hashes, err = l.sealMsgs(ctx, subject, expected, msgs); err != nil {
+			return 0, err
+		}
+	}
 
 	ack, outcome, err := l.sendBatch(ctx, msgs)
 	switch outcome {
 	case batchStored:
+		if hashes != nil {
+			l.links.put(subject, ack.Sequence, hashes[len(hashes)-1])
+		}
 		return ack.Sequence, nil
 	case batchUnsupported:
 		return 0, err
 	case batchRefused:
 		return 0, fmt.Errorf("%w: %s after seq %d", ErrConflict, subject, expected)
 	case batchMaybeEarlier:
-		return l.resolveBatch(ctx, subject, expected, msgs)
+		seq, err := l.resolveBatch(ctx, subject, expected, msgs)
+		if err == nil && hashes != nil {
+			l.links.put(subject, seq, hashes[len(hashes)-1])
+		}
+		return seq, err
 	}
 	return 0, err
 }

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/hongbao/hongbao/internal/seal"
 )
 
 // Group appends the appends of many subjects that wait at the
@@ -152,9 +154,21 @@ func (g *Group) commit(batch []*groupReq) {
 	defer cancel()
 	base := nuid.Next() + "."
 	msgs := make([]*nats.Msg, len(batch))
+	var hashes []string
+	if g.log.signer != nil {
+		hashes = make([]string, len(batch))
+	}
 	for i, r := range batch {
 		msgs[i] = batchMsg(r.subject, r.data, r.subject+"."+base+strconv.Itoa(i+1), i+1)
 		msgs[i].Header.Set(jetstream.ExpectedLastSubjSeqHeader, strconv.FormatUint(r.expected, 10))
+		if hashes != nil {
+			h, err := g.log.sealMsgs(ctx, r.subject, r.expected, msgs[i:i+1])
+			if err != nil {
+				g.fail(batch, err)
+				return
+			}
+			hashes[i] = h[0]
+		}
 	}
 	ack, outcome, err := g.log.sendBatch(ctx, msgs)
 	switch outcome {
@@ -164,6 +178,9 @@ func (g *Group) commit(batch []*groupReq) {
 		first := ack.Sequence - uint64(len(batch)) + 1
 		for i, r := range batch {
 			r.seq = first + uint64(i)
+			if hashes != nil {
+				g.log.links.put(r.subject, r.seq, hashes[i])
+			}
 			close(r.done)
 		}
 	case batchUnsupported:
@@ -191,6 +208,9 @@ func (g *Group) resolve(ctx context.Context, batch []*groupReq, msgs []*nats.Msg
 		switch {
 		case err == nil:
 			r.seq = seq
+			if g.log.signer != nil {
+				g.log.links.put(r.subject, seq, seal.Hash(msgs[i].Header, msgs[i].Data))
+			}
 			close(r.done)
 		case errors.Is(err, ErrConflict):
 			rest = append(rest, r)

@@ -11,6 +11,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nuid"
+
+	"github.com/hongbao/hongbao/internal/seal"
 )
 
 // Log is a stream of per-key subjects with conditional, at-most-once
@@ -26,6 +28,8 @@ type Log struct {
 	// publishBounded: publish ends each attempt within attemptTimeout by
 	// itself (the asynchronous publisher's ack timeout).
 	publishBounded bool
+	signer         *seal.Signer // nil: appends are not sealed
+	links          links
 }
 
 // EnsureStream binds to the stream cfg names if it exists, leaving its
@@ -61,9 +65,10 @@ func (l *Log) WrapPublish(wrap func(Publish) Publish) {
 
 // Msg is one stored message of a subject.
 type Msg struct {
-	Seq  uint64
-	Data []byte
-	Time time.Time
+	Seq    uint64
+	Data   []byte
+	Time   time.Time
+	Header nats.Header // the seal headers, among others
 }
 
 // NewLog appends to and loads from stream through js. attemptTimeout bounds
@@ -130,12 +135,16 @@ func (l *Log) Load(ctx context.Context, subject string) ([]Msg, error) {
 	for next := uint64(1); ; {
 		m, err := l.stream.GetMsg(ctx, next, jetstream.WithGetMsgSubject(subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			if n := len(out); n > 0 && l.signer != nil {
+				last := out[n-1]
+				l.links.put(subject, last.Seq, seal.Hash(last.Header, last.Data))
+			}
 			return out, nil
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%w: load %s at %d: %w", ErrUnavailable, subject, next, err)
 		}
-		out = append(out, Msg{Seq: m.Sequence, Data: m.Data, Time: m.Time})
+		out = append(out, Msg{Seq: m.Sequence, Data: m.Data, Time: m.Time, Header: m.Header})
 		next = m.Sequence + 1
 	}
 }
@@ -149,6 +158,21 @@ func (l *Log) Load(ctx context.Context, subject string) ([]Msg, error) {
 func (l *Log) Append(ctx context.Context, subject string, expected uint64, data []byte) (uint64, error) {
 	msgID := subject + "." + nuid.Next()
 	msg := &nats.Msg{Subject: subject, Data: data, Header: nats.Header{}}
+	seq, err := l.appendMsg(ctx, msg, expected, msgID)
+	if err == nil && l.signer != nil {
+		l.links.put(subject, seq, seal.Hash(msg.Header, data))
+	}
+	return seq, err
+}
+
+// appendMsg is Append of msg, sealed first when the log signs.
+func (l *Log) appendMsg(ctx context.Context, msg *nats.Msg, expected uint64, msgID string) (uint64, error) {
+	subject := msg.Subject
+	if l.signer != nil {
+		if _, err := l.sealMsgs(ctx, subject, expected, []*nats.Msg{msg}); err != nil {
+			return 0, err
+		}
+	}
 	backoff := 10 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		ack, err := l.publishAttempt(ctx, msg, jetstream.WithExpectLastSequencePerSubject(expected), jetstream.WithMsgID(msgID))

@@ -14,6 +14,7 @@ import (
 func (p *Projector) run(ctx context.Context, target uint64) error {
 	backoff := 50 * time.Millisecond
 	for {
+		var af *applyFailed
 		err := p.consume(ctx, target)
 		switch {
 		case err == nil:
@@ -23,6 +24,14 @@ func (p *Projector) run(ctx context.Context, target uint64) error {
 				return fmt.Errorf("%w: %s at %d of %d", ErrLagging, p.Name(), p.Applied(), target)
 			}
 			return nil
+		case errors.As(err, &af):
+			// The event's rows may be half in the batch: consume again
+			// from the checkpoint, parking that event this time.
+			if p.toPark == nil {
+				p.toPark = map[uint64]error{}
+			}
+			p.toPark[af.seq] = af.err
+			continue
 		case errors.Is(err, ErrOutOfOrder), errors.Is(err, errApply):
 			p.cfg.Logger.Error("projection stopped: an event cannot be applied", "projection", p.Name(), "applied", p.Applied(), "err", err)
 			return err
@@ -39,6 +48,15 @@ func (p *Projector) run(ctx context.Context, target uint64) error {
 		backoff = min(2*backoff, 2*time.Second)
 	}
 }
+
+// applyFailed: the event at seq did not apply, and it is the event's
+// fault (parkable): run parks it and consumes again.
+type applyFailed struct {
+	seq uint64
+	err error
+}
+
+func (e *applyFailed) Error() string { return fmt.Sprintf("projector: apply seq %d: %v", e.seq, e.err) }
 
 var (
 	errApply = errors.New("projector: apply")
@@ -80,8 +98,9 @@ type item struct {
 	seq     uint64
 	pending uint64 // messages left in the stream after it when delivered
 	data    []byte // raw projections
+	subject string
 	rec     events.Record
-	err     error // the message does not decode: the projector stops
+	err     error // the message does not decode or verify: it is parked
 }
 
 // chunk is messages in stream order, then perhaps the error that ended
@@ -137,6 +156,8 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 	tx := newTx(p.db)
 	var last uint64
 	n := 0
+	var parked int64 // in the batch being built
+	var pend []item  // the batch's items so far, to apply again after one fails
 	for {
 		var c *chunk
 		select {
@@ -146,23 +167,51 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 		}
 		for i := range c.items {
 			it := &c.items[i]
+			if it.err == nil && len(p.toPark) > 0 {
+				if perr, ok := p.toPark[it.seq]; ok {
+					it.err = perr
+					delete(p.toPark, it.seq)
+				}
+			}
 			if it.err == nil {
-				if p.events != nil {
-					it.err = p.events.Apply(tx, it.rec)
-				} else {
-					it.err = p.proj.ApplyMsg(tx, it.seq, it.data)
+				it.err = p.applyItem(tx, it)
+				switch {
+				case it.err == nil:
+				case !parkable(it.err):
+					return fmt.Errorf("%w: %s: seq %d: %w", errApply, p.Name(), it.seq, it.err)
+				default:
+					// Its rows may be half in the batch: drop the batch's
+					// rows and apply again what preceded it (it applied
+					// before; the same reads give the same rows), then
+					// park it below. Should that fail, consume again from
+					// the checkpoint and park it then.
+					tx.cur.reset()
+					for i := range pend {
+						if err := p.redo(tx, &pend[i]); err != nil {
+							return &applyFailed{seq: it.seq, err: it.err}
+						}
+					}
 				}
 			}
 			if it.err != nil {
-				return fmt.Errorf("%w: %s: seq %d: %w", errApply, p.Name(), it.seq, it.err)
+				// Not applied (it does not decode or verify, or did not
+				// apply): parked with the batch's checkpoint.
+				if err := p.park(tx, it); err != nil {
+					return fmt.Errorf("%w: %s: parking seq %d: %w", errApply, p.Name(), it.seq, err)
+				}
+				parked++
 			}
+			pend = append(pend, *it)
 			last = it.seq
 			n++
 			if n >= p.cfg.BatchSize || it.pending == 0 || (target > 0 && it.seq >= target) {
 				if err := cm.commit(tx, last); err != nil {
 					return err
 				}
-				n = 0
+				p.parked.Add(parked)
+				n, parked = 0, 0
+				clear(pend)
+				pend = pend[:0]
 				if target > 0 && last >= target {
 					return nil // once durable: cm.stop waits
 				}
@@ -175,6 +224,22 @@ func (p *Projector) consume(ctx context.Context, target uint64) (err error) {
 		c.items = c.items[:0]
 		free <- c // never blocks: there are as many places as chunks
 	}
+}
+
+// applyItem applies one decoded item to tx.
+func (p *Projector) applyItem(tx *Tx, it *item) error {
+	if p.events != nil {
+		return p.events.Apply(tx, it.rec)
+	}
+	return p.proj.ApplyMsg(tx, it.seq, it.data)
+}
+
+// redo applies again an item of the batch being built: applied, or parked.
+func (p *Projector) redo(tx *Tx, it *item) error {
+	if it.err != nil {
+		return p.park(tx, it)
+	}
+	return p.applyItem(tx, it)
 }
 
 // read is consume's reading goroutine: it sends the messages after the
@@ -211,9 +276,6 @@ func (p *Projector) read(rctx context.Context, msgs jetstream.MessagesContext, a
 		last = it.seq
 		c.items = append(c.items, it)
 		switch {
-		case it.err != nil:
-			send() // nothing after it may be applied
-			return
 		case len(c.items) == cap(c.items) || it.pending == 0 || (target > 0 && it.seq >= target):
 			// Hand over at once whatever must be committed now.
 			if !send() {
@@ -233,9 +295,15 @@ func (p *Projector) next(msgs jetstream.MessagesContext, opts []jetstream.NextOp
 	if err != nil {
 		return item{}, err
 	}
-	it := item{seq: meta.Sequence.Stream, pending: meta.NumPending}
+	it := item{seq: meta.Sequence.Stream, pending: meta.NumPending, subject: msg.Subject()}
 	if it.seq <= last {
 		return item{}, fmt.Errorf("%w: %s got %d after %d", ErrOutOfOrder, p.Name(), it.seq, last)
+	}
+	if p.cfg.Verify != nil {
+		if err := p.cfg.Verify(p.cfg.Stream, it.subject, it.seq, msg.Headers(), msg.Data()); err != nil {
+			it.err = fmt.Errorf("%w: %w", ErrForged, err)
+			return it, nil
+		}
 	}
 	if p.events == nil {
 		it.data = msg.Data()

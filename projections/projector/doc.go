@@ -35,10 +35,20 @@
 //  2. Order. Events are applied in stream order; the ordered consumer
 //     recreates itself on gaps, and a sequence at or below the last one
 //     read (or the checkpoint) is refused (ErrOutOfOrder).
-//  3. Loud failure. An event that does not decode or does not apply stops
-//     the projector with the error; it is never skipped, and nothing after
-//     it is applied. A batch whose WAL sync fails stops it too (its rows are
-//     visible already: resuming would apply its events twice).
+//  3. Parking, not stopping. An event that does not decode, does not
+//     verify, or that the projection's fold refuses is parked: recorded
+//     under ParkedPrefix (subject, sequence, kind, reason) in the same
+//     Pebble batch as the checkpoint that passes it, so it is parked
+//     exactly once, and the events after it are applied: one bad message
+//     never freezes a view. An event whose apply failed half-way leaves
+//     none of its rows: the batch's rows are dropped and its earlier events
+//     applied again before the event is parked (should that fail, the
+//     projector consumes again from the checkpoint and parks it then). Parked
+//     lists them, ParkedCount counts them; reconcile and ops status report
+//     them. What is the database's or the code's fault (a row that does not
+//     read, a row used as two types) still stops the projector, as does a
+//     batch whose WAL sync fails (its rows are visible already: resuming
+//     would apply its events twice).
 //  4. Applied() only ever reports a sequence whose batch is durable (its
 //     WAL sync done), so WaitFor(seq) (read-your-writes) never answers from
 //     data a crash could take back. Syncs are paced, so it may wait up to

@@ -2,7 +2,6 @@ package projector_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"runtime"
 	"strings"
@@ -18,11 +17,12 @@ import (
 	"github.com/hongbao/hongbao/projections/projector"
 )
 
-// TestUndecodableEventStops: an event that does not decode stops the
-// projector with the error (invariant 3), whether it arrives while
-// catching up (inside a batch: the batch is not committed) or live, and
-// nothing after it is applied.
-func TestUndecodableEventStops(t *testing.T) {
+// TestBadEventsAreParked: an event that does not decode and one that the
+// projection's fold refuses (an Opened of an envelope it never saw) are
+// parked (invariant 3), whether they arrive while catching up (inside a
+// batch) or live: each is recorded once, by kind, with the checkpoint that
+// passes it, and every event after them is applied.
+func TestBadEventsAreParked(t *testing.T) {
 	srv := natstest.Start(t, natstest.WithSyncInterval(2*time.Minute))
 	js := srv.JetStream(t)
 	good := testenv.PublishWorkload(t, js, 20, 3, 3)
@@ -30,7 +30,15 @@ func TestUndecodableEventStops(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bad := ack.Sequence
+	malformed := ack.Sequence
+	orphan, err := events.Encode(events.New("orphan", time.Now(), events.Opened{User: "u", Amount: 1, Index: 1, RemainingAmount: 1, RemainingCount: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ack, err = js.Publish(t.Context(), "envelope.orphan", orphan); err != nil {
+		t.Fatal(err)
+	}
+	rejected := ack.Sequence
 	last := testenv.PublishWorkload(t, js, 5, 3, 4)
 
 	for _, c := range []struct {
@@ -41,9 +49,17 @@ func TestUndecodableEventStops(t *testing.T) {
 		{"catching-up", 7, func(ctx context.Context, p *projector.Projector) error { return p.CatchUp(ctx, last) }},
 		{"live", 1000, func(ctx context.Context, p *projector.Projector) error {
 			if err := p.CatchUp(ctx, good); err != nil {
-				return fmt.Errorf("up to the bad event: %w", err)
+				return fmt.Errorf("up to the bad events: %w", err)
 			}
-			return p.Run(ctx)
+			rctx, cancel := context.WithCancel(ctx)
+			done := make(chan error, 1)
+			go func() { done <- p.Run(rctx) }()
+			werr := p.WaitFor(ctx, last)
+			cancel()
+			if err := <-done; err != nil {
+				return err
+			}
+			return werr
 		}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
@@ -58,18 +74,26 @@ func TestUndecodableEventStops(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 			defer cancel()
-			err = c.run(ctx, p)
-			if !errors.Is(err, events.ErrMalformed) || ctx.Err() != nil {
-				t.Fatalf("stopped with %v (context: %v), want the decoding error", err, ctx.Err())
+			if err := c.run(ctx, p); err != nil {
+				t.Fatalf("stopped with %v, want every event applied or parked", err)
 			}
-			cp, cerr := projector.Checkpoint(db)
-			if cerr != nil {
-				t.Fatal(cerr)
+			if cp, err := projector.Checkpoint(db); err != nil || cp != last || p.Applied() != last {
+				t.Fatalf("checkpoint %d (%v), applied %d: want %d", cp, err, p.Applied(), last)
 			}
-			if a := p.Applied(); a >= bad || a != cp {
-				t.Fatalf("applied %d, checkpoint %d: want the same, before the bad event %d", a, cp, bad)
+			parked, err := projector.Parked(db)
+			if err != nil {
+				t.Fatal(err)
 			}
-			t.Logf("stopped at %d: %v", p.Applied(), err)
+			if len(parked) != 2 || p.ParkedCount() != 2 ||
+				parked[0].Seq != malformed || parked[0].Kind != projector.KindMalformed || parked[0].Subject != "envelope.bad" ||
+				parked[1].Seq != rejected || parked[1].Kind != projector.KindRejected || parked[1].Subject != "envelope.orphan" {
+				t.Fatalf("parked %+v (count %d), want the malformed %d and the rejected %d", parked, p.ParkedCount(), malformed, rejected)
+			}
+			// Reopened, the count comes from the database.
+			p2, err := projector.New(db, detail.Projection{}, js, projector.Config{})
+			if err != nil || p2.ParkedCount() != 2 {
+				t.Fatalf("reopened: %d parked (%v)", p2.ParkedCount(), err)
+			}
 		})
 	}
 }

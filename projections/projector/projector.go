@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hongbao/hongbao/events"
@@ -67,6 +68,10 @@ type Config struct {
 	// batches applied meanwhile are made durable by one fsync. Default
 	// DefaultSyncInterval; negative: sync as soon as a batch is applied.
 	SyncInterval time.Duration
+	// Verify, when set, checks each message (its stream, subject, stream
+	// sequence, headers and data) before it is decoded: a message it
+	// refuses is parked as KindForged (seal.Policy.Verify).
+	Verify func(stream, subject string, seq uint64, h nats.Header, data []byte) error
 }
 
 // DefaultSyncInterval paces a projector's WAL syncs. A view that kept up
@@ -87,6 +92,10 @@ type Projector struct {
 	js     jetstream.JetStream
 
 	applied atomic.Uint64
+	parked  atomic.Int64
+	// toPark: events that failed to apply on the last attempt (by stream
+	// sequence), parked on the next; run's and consume's goroutine only.
+	toPark  map[uint64]error
 	mu      sync.Mutex
 	changed chan struct{} // closed and replaced after every commit
 }
@@ -127,6 +136,11 @@ func NewRaw(db *pebble.DB, proj RawProjection, js jetstream.JetStream, cfg Confi
 		return nil, err
 	}
 	p.applied.Store(cp)
+	np, err := countParked(db)
+	if err != nil {
+		return nil, err
+	}
+	p.parked.Store(np)
 	return p, nil
 }
 
@@ -159,7 +173,8 @@ func (p *Projector) WaitFor(ctx context.Context, seq uint64) error {
 
 // Run applies events until ctx ends, recreating the consumer after
 // transient errors. It returns nil when ctx ends, or the error that makes
-// going on unsafe (an event that does not decode or apply).
+// going on unsafe (a failed WAL sync, a database it cannot read); events
+// that do not decode or apply are parked (see the package doc).
 func (p *Projector) Run(ctx context.Context) error {
 	return p.run(ctx, 0)
 }

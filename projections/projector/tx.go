@@ -188,7 +188,7 @@ func (tx *Tx) fetch(key []byte, zero func() cellOf, decode func([]byte) (cellOf,
 		return r, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: row %q: %w", errStorage, key, err)
 	}
 	defer closer.Close()
 	var c cellOf
@@ -196,7 +196,7 @@ func (tx *Tx) fetch(key []byte, zero func() cellOf, decode func([]byte) (cellOf,
 	if decode == nil {
 		raw = bytes.Clone(b)
 	} else if c, err = decode(b); err != nil {
-		return nil, fmt.Errorf("projector: row %q: %w", key, err)
+		return nil, fmt.Errorf("%w: row %q: %w", errStorage, key, err)
 	}
 	r := tx.cur.add(string(key))
 	r.cell, r.raw, r.found = c, raw, true

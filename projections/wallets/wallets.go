@@ -1,6 +1,7 @@
 package wallets
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -55,7 +56,7 @@ func entriesPrefix(user string) []byte { return projector.Key("w/e/", user, "/")
 func (Projection) ApplyMsg(tx *projector.Tx, seq uint64, data []byte) error {
 	ent, err := ledger.DecodeEntry(data)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", projector.ErrMalformed, err)
 	}
 	for _, side := range []struct {
 		account string
