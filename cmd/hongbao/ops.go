@@ -186,9 +186,13 @@ func (c *statusCmd) Run(e *runEnv) error {
 	if o.JSON {
 		return json.NewEncoder(stdout).Encode(st)
 	}
-	fmt.Fprintf(stdout, "instance %s\n\n%-8s %5s %12s %12s %10s\n", st.Instance, "VIEW", "GEN", "APPLIED", "STREAM", "LAG")
+	fmt.Fprintf(stdout, "instance %s\n", st.Instance)
+	if st.InstanceKey != "" {
+		fmt.Fprintf(stdout, "signing key %s\n", st.InstanceKey)
+	}
+	fmt.Fprintf(stdout, "\n%-8s %5s %12s %12s %10s %8s\n", "VIEW", "GEN", "APPLIED", "STREAM", "LAG", "PARKED")
 	for _, l := range st.Projections {
-		fmt.Fprintf(stdout, "%-8s %5d %12d %12d %10d\n", l.Name, l.Generation, l.Applied, l.StreamLast, l.Lag)
+		fmt.Fprintf(stdout, "%-8s %5d %12d %12d %10d %8d\n", l.Name, l.Generation, l.Applied, l.StreamLast, l.Lag, l.Parked)
 	}
 	if d := st.Dispatch; d != nil {
 		fmt.Fprintf(stdout, "\ndispatch: cursor %d, delivered %d, duplicates %d, parked %d, retries %d", d.Cursor, d.Delivered, d.Duplicates, d.Parked, d.Retries)
