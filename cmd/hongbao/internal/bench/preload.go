@@ -112,6 +112,7 @@ func (r *runner) preload(ctx context.Context) error {
 		if evs, perr = preloadEnvelope(r.runID, i, time.Now(), limits); perr != nil {
 			break
 		}
+		prev := "" // the envelope's chain: wrapped first, then paid
 		for _, ev := range evs {
 			data, err := events.Encode(ev)
 			if err != nil {
@@ -119,6 +120,9 @@ func (r *runner) preload(ctx context.Context) error {
 				break
 			}
 			msg := &nats.Msg{Subject: store.Subject(ev.EnvelopeID), Data: data}
+			if r.env.signer != nil {
+				prev = r.env.signer.Seal(msg, prev)
+			}
 			if _, err := js.PublishMsgAsync(msg, jetstream.WithStallWait(c.RequestTimeout)); err != nil {
 				mu.Lock()
 				t.storeErr(msg.Subject, err)

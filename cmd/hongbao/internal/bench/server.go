@@ -13,6 +13,7 @@ import (
 
 	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/embedded"
+	"github.com/hongbao/hongbao/internal/seal"
 	"github.com/hongbao/hongbao/service"
 )
 
@@ -24,6 +25,10 @@ type env struct {
 
 	app     *app.App
 	svcConn *nats.Conn
+	// signer is the embedded instance's key (nil with NATSURL): the
+	// preload seals its events with it, as the service seals its own, so
+	// the instance's views credit them rather than park them as forged.
+	signer *seal.Signer
 
 	connsMu sync.Mutex
 	conns   []*nats.Conn
@@ -67,7 +72,10 @@ func startEnv(ctx context.Context, cfg *Config) (_ *env, err error) {
 	svcCfg := service.Config{Prefix: cfg.Prefix}
 	// Group commit pays where JetStream fsyncs every message.
 	svcCfg.Store.GroupCommit = e.groupCommit()
-	e.app, err = app.Start(ctx, e.svcConn, app.Config{Service: svcCfg, DataDir: dataDir, Logger: cfg.Logger})
+	if e.signer, _, err = seal.Generate(); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	e.app, err = app.Start(ctx, e.svcConn, app.Config{Service: svcCfg, DataDir: dataDir, Logger: cfg.Logger, Signer: e.signer})
 	if err != nil {
 		return nil, fmt.Errorf("bench: %w", err)
 	}
