@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 	"github.com/nats-io/nats.go"
 
 	"github.com/hongbao/hongbao/internal/embedded"
@@ -487,22 +489,7 @@ func msString(v float64) string {
 }
 
 // commas formats n with thousands separators: 12,345.
-func commas(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	if neg {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func commas(n int64) string { return progress.Commas(n) }
 
 // fmtRatios lists ratios briefly: [0.91 1.02 1.3].
 func fmtRatios(v []float64) string {

@@ -135,7 +135,7 @@ func (b *Bar) loop() {
 			if rate > 0 {
 				eta = time.Duration(float64(b.total-d) / rate * float64(time.Second)).Round(time.Second).String()
 			}
-			b.p.line(fmt.Sprintf("%s: %s/%s %s, %s/s, ETA %s", b.name, commas(d), commas(b.total), b.unit, commas(int64(rate)), eta), false)
+			b.p.line(fmt.Sprintf("%s: %s/%s %s, %s/s, ETA %s", b.name, Commas(d), Commas(b.total), b.unit, Commas(int64(rate)), eta), false)
 		}
 	}
 }
@@ -156,8 +156,8 @@ func (b *Bar) Finish() {
 		}
 		el := time.Since(b.start)
 		d := b.done.Load()
-		b.p.line(fmt.Sprintf("%s: %s/%s %s in %.1fs, %s/s", b.name, commas(d), commas(b.total), b.unit,
-			el.Seconds(), commas(int64(float64(d)/el.Seconds()))), true)
+		b.p.line(fmt.Sprintf("%s: %s/%s %s in %.1fs, %s/s", b.name, Commas(d), Commas(b.total), b.unit,
+			el.Seconds(), Commas(int64(float64(d)/el.Seconds()))), true)
 	})
 }
 
@@ -174,8 +174,8 @@ func (p *Printer) line(s string, final bool) {
 	}
 }
 
-// commas formats n with thousands separators: 12,345.
-func commas(n int64) string {
+// Commas formats n with thousands separators: 12,345.
+func Commas(n int64) string {
 	s := fmt.Sprint(n)
 	neg := strings.HasPrefix(s, "-")
 	s = strings.TrimPrefix(s, "-")

@@ -78,8 +78,8 @@ func TestSilent(t *testing.T) {
 
 func TestCommas(t *testing.T) {
 	for v, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1234567: "1,234,567", -12345: "-12,345"} {
-		if got := commas(v); got != want {
-			t.Errorf("commas(%d) = %s", v, got)
+		if got := Commas(v); got != want {
+			t.Errorf("Commas(%d) = %s", v, got)
 		}
 	}
 }
