@@ -13,10 +13,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
-
-	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 	"github.com/nats-io/nats.go"
 
+	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 	"github.com/hongbao/hongbao/internal/embedded"
 	"github.com/hongbao/hongbao/projections"
 	"github.com/hongbao/hongbao/service"
