@@ -30,6 +30,7 @@ type cli struct {
 	Reconcile  reconcileCmd  `cmd:"" help:"Replay ENVELOPES against LEDGER and prove the money adds up (I1–I5); --repair issues missing credits."`
 	Audit      auditCmd      `cmd:"" help:"Explain one envelope: history, ledger transfers, re-derived shares and a verdict on I1–I5."`
 	Auth       authCmd       `cmd:"" help:"Credentials of a deployment with the embedded server: migrate a data directory from before authentication."`
+	Keys       keysCmd       `cmd:"" help:"List the instance keys that sign appends and where each stream's signing begins (tamper evidence)."`
 	Risk       riskCmd       `cmd:"" help:"Risk controls of a running service: block, unblock and list users and senders."`
 	Bench      benchCmd      `cmd:"" help:"Load-benchmark a service (embedded or --nats-url) and the machine's ceilings in one run."`
 	Version    versionCmd    `cmd:"" help:"Print the version."`
