@@ -8,6 +8,8 @@ const (
 	DefaultLedgerStream   = "LEDGER"
 	DefaultEnvelopePrefix = "envelope"
 	DefaultLedgerPrefix   = "ledger"
+	DefaultCampaignStream = "CAMPAIGNS"
+	DefaultCampaignPrefix = "campaign"
 )
 
 // The deployment's key-value buckets.
@@ -30,6 +32,13 @@ type Topology struct {
 	// LedgerPrefix is the first token of ledger subjects: an escrow's
 	// entries go to <LedgerPrefix>.escrow.<id>. Default "ledger".
 	LedgerPrefix string
+	// CampaignStreamName is the stream of shake campaigns' events.
+	// Default "CAMPAIGNS".
+	CampaignStreamName string
+	// CampaignPrefix is the first token of campaign subjects: a
+	// campaign's own events go to <CampaignPrefix>.<id>, slice k's to
+	// <CampaignPrefix>.<id>.slice.<k>. Default "campaign".
+	CampaignPrefix string
 }
 
 // Default is today's deployment: one partition, ENVELOPES on envelope.>,
@@ -40,6 +49,8 @@ func Default() Topology {
 		LedgerStreamName:   DefaultLedgerStream,
 		EnvelopePrefix:     DefaultEnvelopePrefix,
 		LedgerPrefix:       DefaultLedgerPrefix,
+		CampaignStreamName: DefaultCampaignStream,
+		CampaignPrefix:     DefaultCampaignPrefix,
 	}
 }
 
@@ -57,6 +68,12 @@ func (t Topology) WithDefaults() Topology {
 	}
 	if t.LedgerPrefix == "" {
 		t.LedgerPrefix = d.LedgerPrefix
+	}
+	if t.CampaignStreamName == "" {
+		t.CampaignStreamName = d.CampaignStreamName
+	}
+	if t.CampaignPrefix == "" {
+		t.CampaignPrefix = d.CampaignPrefix
 	}
 	return t
 }
@@ -105,6 +122,32 @@ func (t Topology) EscrowSubject(envelopeID string) string {
 
 // LedgerFilter selects the subjects of the ledger streams.
 func (t Topology) LedgerFilter() string { return t.WithDefaults().LedgerPrefix + ".>" }
+
+// CampaignStream is the name of partition p's stream of campaign events.
+func (t Topology) CampaignStream(p int) string {
+	return partitioned(t.WithDefaults().CampaignStreamName, p, t.Partitions())
+}
+
+// CampaignSubject is the subject of a campaign's own events (created,
+// paid, paused, resumed, cancelled, ended).
+func (t Topology) CampaignSubject(campaignID string) string {
+	return t.WithDefaults().CampaignPrefix + "." + campaignID
+}
+
+// SliceSubject is the subject of slice k of a campaign: its
+// tickets_reserved, ticket_opened and slice_closed events.
+func (t Topology) SliceSubject(campaignID string, k int) string {
+	return t.CampaignSubject(campaignID) + ".slice." + strconv.Itoa(k)
+}
+
+// CampaignFilter selects the subjects of every campaign's events.
+func (t Topology) CampaignFilter() string { return t.WithDefaults().CampaignPrefix + ".>" }
+
+// CampaignEscrowSubject is the subject of a campaign's escrow entries in
+// the ledger stream.
+func (t Topology) CampaignEscrowSubject(campaignID string) string {
+	return t.WithDefaults().LedgerPrefix + ".campaign." + campaignID
+}
 
 // TimersBucket is the key-value bucket of envelope timers.
 func (t Topology) TimersBucket() string { return timersBucket }

@@ -40,3 +40,19 @@ func TestOtherNames(t *testing.T) {
 		t.Errorf("streams %q %q", top.EnvelopeStream(0), top.LedgerStream(0))
 	}
 }
+
+func TestCampaignNames(t *testing.T) {
+	var tp Topology
+	id := "01M84EHPZ2FBFY5FASPR5X2A8F"
+	for _, c := range []struct{ got, want string }{
+		{tp.CampaignStream(0), "CAMPAIGNS"},
+		{tp.CampaignSubject(id), "campaign." + id},
+		{tp.SliceSubject(id, 3), "campaign." + id + ".slice.3"},
+		{tp.CampaignFilter(), "campaign.>"},
+		{tp.CampaignEscrowSubject(id), "ledger.campaign." + id},
+	} {
+		if c.got != c.want {
+			t.Errorf("got %q, want %q", c.got, c.want)
+		}
+	}
+}
