@@ -42,7 +42,7 @@ func TestOtherNames(t *testing.T) {
 }
 
 func TestCampaignNames(t *testing.T) {
-	var tp Topology
+	var tp topology.Topology
 	id := "01M84EHPZ2FBFY5FASPR5X2A8F"
 	for _, c := range []struct{ got, want string }{
 		{tp.CampaignStream(0), "CAMPAIGNS"},
