@@ -561,28 +561,7 @@ func TestPreload(t *testing.T) {
 	}
 }
 
-func TestJSONScan(t *testing.T) {
-	open := []byte(`{"status":"opened","amount":5576,"index":1,"remaining_count":2,"seq":5}`)
-	if s := string(jsonString(open, "status")); s != "opened" {
-		t.Errorf("status %q", s)
-	}
-	if v, ok := jsonInt(open, "amount"); !ok || v != 5576 {
-		t.Errorf("amount %d %v", v, ok)
-	}
-	if v, ok := jsonInt(open, "seq"); !ok || v != 5 {
-		t.Errorf("seq %d %v", v, ok)
-	}
-	if _, ok := jsonInt(open, "missing"); ok {
-		t.Error("missing int found")
-	}
-	if s := jsonString([]byte(`{"error":{"code":"busy","message":"x"}}`), "code"); string(s) != "busy" {
-		t.Errorf("code %q", s)
-	}
-	for _, b := range []string{``, `{"status":`, `{"status":"open`, `{"status":5}`, `{"status":"a\"b"}`, `{"xstatus":"a"}`} {
-		if s := jsonString([]byte(b), "status"); s != nil {
-			t.Errorf("jsonString(%s) = %q, want nil", b, s)
-		}
-	}
+func TestAtoiCommas(t *testing.T) {
 	for in, want := range map[string]int{"0": 0, "12": 12, "999999999": 999999999} {
 		if v, ok := atoi(in); !ok || v != want {
 			t.Errorf("atoi(%q) = %d, %v", in, v, ok)
@@ -592,9 +571,6 @@ func TestJSONScan(t *testing.T) {
 		if _, ok := atoi(in); ok {
 			t.Errorf("atoi(%q) ok", in)
 		}
-	}
-	if b := appendUserBody(nil, "u", 12345); string(b) != `{"user":"u12345"}` {
-		t.Errorf("body %s", b)
 	}
 	for v, want := range map[int64]string{0: "0", 7: "7", 999: "999", 1000: "1,000", 1234567: "1,234,567", -12345: "-12,345"} {
 		if got := commas(v); got != want {

@@ -49,16 +49,6 @@ func (n *noopResponder) close() {
 	n.nc.Close()
 }
 
-// subjects returns the no-op subjects standing for prefix.<verb>.<id>:
-// the same id tokens, so that requests are (nearly) the same size.
-func (n *noopResponder) subjects(verb string, ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = n.prefix + "." + verb + "." + id
-	}
-	return out
-}
-
 // syntheticIDs makes k envelope-id-sized tokens for a transport ceiling
 // run without set-up envelopes.
 func syntheticIDs(k int) []string {
@@ -81,7 +71,7 @@ func (r *runner) transport(ctx context.Context) (*Result, error) {
 		ids = syntheticIDs(r.cfg.Envelopes)
 	}
 	n := r.cfg.TransportOps
-	res, t, err := r.userOps(ctx, CeilingTransport, "requests", "u", n, r.noop.subjects("open", ids))
+	res, t, err := r.userOps(ctx, CeilingTransport, "requests", "u", n, r.newClient(r.noop.prefix), "open", ids)
 	if res == nil {
 		return nil, err
 	}
@@ -96,12 +86,9 @@ func (r *runner) transportBurst(ctx context.Context) (*Result, error) {
 	if id == "" {
 		id = syntheticIDs(1)[0]
 	}
-	subject := r.noop.subjects("open", []string{id})[0]
 	n := r.cfg.HotOpeners
-	res, err := r.burst(ctx, CeilingTransportBurst, "requests", n,
-		func(int) string { return subject },
-		func(i int) []byte { return appendUserBody(nil, "h", i) },
-		func(t *tally, status []byte, m *nats.Msg) { t.countOpen(status, m) })
+	res, err := r.burst(ctx, CeilingTransportBurst, "requests", n, r.newClient(r.noop.prefix), id,
+		func(i int) string { return "h" + itoa(i) }, (*tally).countOpen)
 	if res == nil {
 		return nil, err
 	}
@@ -346,12 +333,8 @@ func (r *runner) storeReply(ctx context.Context) (*Result, error) {
 	if len(ids) == 0 {
 		ids = syntheticIDs(r.cfg.Envelopes)
 	}
-	subjects := make([]string, len(ids))
-	for i, id := range ids {
-		subjects[i] = prefix + ".open." + id
-	}
 	n := r.cfg.Opens
-	res, t, err := r.userOps(ctx, CeilingStoreReply, "requests", "u", n, subjects)
+	res, t, err := r.userOps(ctx, CeilingStoreReply, "requests", "u", n, r.newClient(prefix), "open", ids)
 	if res == nil {
 		return nil, err
 	}

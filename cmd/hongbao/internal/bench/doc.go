@@ -17,8 +17,11 @@
 // phases), server.go (the server and instance under test), load.go (the
 // clients, tallies and load loops), scenarios.go, ceilings.go,
 // preload.go, rebuild.go (the phases), report.go, histogram.go,
-// resources.go (what is reported), wire.go (allocation-free reply
-// scanning).
+// resources.go (what is reported), wire.go. Every request to the service
+// and to the request/reply ceilings goes through the service's Go client
+// (package client, load.go's newClient), which encodes the bodies and
+// decodes the replies without allocating on the hot path; the ceilings run
+// through the same client, so the ratios compare like with like.
 //
 // Scenarios (each with exact expected outcomes, checked):
 //

@@ -9,7 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/micro"
+
+	hb "github.com/hongbao/hongbao/client"
 )
 
 // tally counts one client's outcomes and failures; merged after a phase.
@@ -47,7 +48,8 @@ func (t *tally) noteErr(format string, args ...any) {
 	}
 }
 
-// transportErr records a request that got no reply.
+// transportErr records a request that got no reply; subject is empty when
+// err names it already (the client's errors do).
 func (t *tally) transportErr(subject string, err error) {
 	kind := "other"
 	switch {
@@ -57,48 +59,44 @@ func (t *tally) transportErr(subject string, err error) {
 		kind = "no_responders"
 	}
 	t.transport[kind]++
-	t.noteErr("%s: %v", subject, err)
+	if subject == "" {
+		t.noteErr("%v", err)
+	} else {
+		t.noteErr("%s: %v", subject, err)
+	}
 }
 
-// reply classifies a reply: a contract error (recorded, ok false) or a
-// success whose status it returns (empty when the body has none).
-func (t *tally) reply(subject string, m *nats.Msg) (status []byte, ok bool) {
-	if len(m.Data) == 0 && m.Header.Get("Status") == "503" { // no responders, as nats.go detects it
-		t.transportErr(subject, nats.ErrNoResponders)
-		return nil, false
+// failed records a call of the client that failed: a contract error (by
+// its machine code), a reply the client could not decode, or a transport
+// failure. answered reports that a reply came (its latency counts).
+func (t *tally) failed(err error) (answered bool) {
+	var e *hb.Error
+	switch {
+	case errors.As(err, &e):
+		t.codes[e.Code]++
+	case errors.Is(err, hb.ErrInvalidReply):
+		t.codes["unexpected_reply"]++
+	default:
+		t.transportErr("", err)
+		return false
 	}
-	if code := m.Header.Get(micro.ErrorCodeHeader); code != "" {
-		c := string(jsonString(m.Data, "code"))
-		if c == "" {
-			c = "status_" + code
-		}
-		t.codes[c]++
-		t.noteErr("%s: %s %s", subject, code, m.Data)
-		return nil, false
-	}
-	return jsonString(m.Data, "status"), true
+	t.noteErr("%v", err)
+	return true
 }
 
-// client is one concurrent client: a request message and a body buffer
-// reused for every request, and its own tally.
+// newClient is the service's client (package client) as every request of
+// the benchmark uses it, on the clients' connection: prefix is the
+// service's, or a ceiling responder's; each call is bounded by
+// RequestTimeout and sent once (a retry would hide the answers counted).
+func (r *runner) newClient(prefix string) *hb.Client {
+	return hb.New(r.nc, hb.WithPrefix(prefix), hb.WithTimeout(r.cfg.RequestTimeout), hb.WithRetry(hb.NoRetry))
+}
+
+// client is one concurrent client and its own tally. Calls pass
+// context.Background(): the client's timeout bounds each, and drive checks
+// the run's context between them, so no context is made per request.
 type client struct {
-	nc      *nats.Conn
-	timeout time.Duration
-	msg     nats.Msg
-	buf     []byte
 	tally
-}
-
-// request sends one request and waits for its reply; a transport failure
-// is recorded and returns nil.
-func (c *client) request(subject string, body []byte) *nats.Msg {
-	c.msg.Subject, c.msg.Data = subject, body
-	m, err := c.nc.RequestMsg(&c.msg, c.timeout)
-	if err != nil {
-		c.transportErr(subject, err)
-		return nil
-	}
-	return m
 }
 
 // drive runs ops 0..n-1 from cfg.Clients concurrent clients on the clients'
@@ -114,7 +112,7 @@ func (r *runner) drive(ctx context.Context, name, unit string, n int, op func(c 
 	start := time.Now()
 	for w := range clients {
 		wg.Go(func() {
-			c := &client{nc: r.nc, timeout: r.cfg.RequestTimeout, buf: make([]byte, 0, 256), tally: newTally()}
+			c := &client{tally: newTally()}
 			for ctx.Err() == nil {
 				i := int(next.Add(1) - 1)
 				if i >= n {
@@ -143,16 +141,18 @@ func (r *runner) drive(ctx context.Context, name, unit string, n int, op func(c 
 	return res, nil
 }
 
-// burst publishes n requests at once (all sent before any reply is
-// awaited) with replies to one wildcard inbox, and waits for every reply or
-// until RequestTimeout after the last send. Messages are built before the
-// clock starts.
-func (r *runner) burst(ctx context.Context, name, unit string, n int, subject func(i int) string, body func(i int) []byte,
-	onReply func(t *tally, status []byte, m *nats.Msg)) (*Result, error) {
+// burst publishes n opens at once (all sent before any reply is awaited)
+// with replies to one wildcard inbox, and waits for every reply or until
+// RequestTimeout after the last send. The client builds the requests
+// (OpenRequest, before the clock starts) and decodes the replies
+// (ParseOpenReply): a synchronous call cannot publish them all first.
+func (r *runner) burst(ctx context.Context, name, unit string, n int, cl *hb.Client, id string, user func(i int) string,
+	onReply func(t *tally, o hb.OpenResult)) (*Result, error) {
 	inbox := r.nc.NewInbox()
-	msgs := make([]nats.Msg, n)
+	msgs := make([]*nats.Msg, n)
 	for i := range msgs {
-		msgs[i] = nats.Msg{Subject: subject(i), Reply: inbox + "." + itoa(i), Data: body(i)}
+		msgs[i] = cl.OpenRequest(id, user(i))
+		msgs[i].Reply = inbox + "." + itoa(i)
 	}
 	sent := make([]atomic.Int64, n)
 	got := make([]atomic.Bool, n)
@@ -173,8 +173,10 @@ func (r *runner) burst(ctx context.Context, name, unit string, n int, subject fu
 		}
 		mu.Lock()
 		h.record(now.Sub(time.Unix(0, sent[i].Load())))
-		if status, ok := t.reply(msgs[i].Subject, m); ok {
-			onReply(&t, status, m)
+		if o, err := hb.ParseOpenReply(m); err != nil {
+			t.failed(fmt.Errorf("%s: %w", msgs[i].Subject, err))
+		} else {
+			onReply(&t, o)
 		}
 		last = now
 		mu.Unlock()
@@ -198,7 +200,7 @@ func (r *runner) burst(ctx context.Context, name, unit string, n int, subject fu
 	start := time.Now()
 	for i := range msgs {
 		sent[i].Store(time.Now().UnixNano())
-		if err := r.nc.PublishMsg(&msgs[i]); err != nil {
+		if err := r.nc.PublishMsg(msgs[i]); err != nil {
 			mu.Lock()
 			t.transportErr(msgs[i].Subject, err)
 			mu.Unlock()

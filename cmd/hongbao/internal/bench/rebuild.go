@@ -130,7 +130,7 @@ func (r *runner) rebuildSetup(ctx context.Context, n int, info *RebuildReport) e
 	}
 	opens := n * c.Count
 	// Round-robin: envelope e gets the opens i with i%n == e, Count each.
-	res, t, err := r.userOps(ctx, "rebuild setup opens", "opens", "r", opens, r.subjects("open", ids))
+	res, t, err := r.userOps(ctx, "rebuild setup opens", "opens", "r", opens, r.hb, "open", ids)
 	if err != nil {
 		return err
 	}

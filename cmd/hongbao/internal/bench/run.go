@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	hb "github.com/hongbao/hongbao/client"
 	"github.com/hongbao/hongbao/cmd/hongbao/internal/progress"
 )
 
@@ -48,6 +49,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	if r.nc, err = env.connect("hongbao-bench-clients"); err != nil {
 		return nil, err
 	}
+	r.hb = r.newClient(r.cfg.Prefix)
 
 	err = r.run(ctx)
 	r.rep.Resources.End = r.footprint(ctx)
@@ -72,6 +74,7 @@ type runner struct {
 	hotID              string   // the envelope of the hot round running
 	hotIDs             []string // one per round
 	noop               *noopResponder
+	hb                 *hb.Client // the service's client on nc (newClient)
 }
 
 // run runs the phases: every setup first (not measured), then the

@@ -2,12 +2,10 @@ package bench
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/hongbao/hongbao/api"
+	hb "github.com/hongbao/hongbao/client"
 )
 
 // sender of every envelope the benchmark wraps.
@@ -40,94 +38,63 @@ func (r *runner) setupEnvelopes(ctx context.Context, name, tag string, n, count 
 // wrapPay wraps one lucky envelope and pays it; ok is false when either
 // step failed (recorded in c). answered reports that replies came.
 func (r *runner) wrapPay(c *client, tag string, i, count, total int) (id string, answered bool) {
-	b := append(c.buf[:0], `{"request_id":"b`...)
-	b = append(b, r.runID...)
-	b = append(b, '-')
-	b = append(b, tag...)
-	b = appendInt(b, int64(i))
-	b = append(b, `","sender":"`+sender+`","kind":"lucky","total":`...)
-	b = appendInt(b, int64(total))
-	b = append(b, `,"count":`...)
-	b = appendInt(b, int64(count))
-	b = append(b, '}')
-	c.buf = b
-	subject := r.cfg.Prefix + ".wrap"
-	m := c.request(subject, b)
-	if m == nil {
-		return "", false
+	ctx := context.Background() // see client
+	w, err := r.hb.Wrap(ctx, hb.WrapRequest{RequestID: "b" + r.runID + "-" + tag + itoa(i), Sender: sender,
+		Kind: hb.Lucky, Total: int64(total), Count: count})
+	if err != nil {
+		return "", c.failed(err)
 	}
-	if _, ok := c.reply(subject, m); !ok {
+	if w.State != hb.StateWrapped {
+		c.unexpected("wrap", w)
 		return "", true
 	}
-	var w api.WrapReply
-	if err := json.Unmarshal(m.Data, &w); err != nil || w.State != api.StateWrapped || !api.ValidEnvelopeID(w.EnvelopeID) {
-		c.unexpected(subject, m)
+	p, err := r.hb.Pay(ctx, w.EnvelopeID, "p-"+w.EnvelopeID, int64(total))
+	if err != nil {
+		return "", c.failed(err)
+	}
+	if p.State != hb.StateLive {
+		c.unexpected("pay "+w.EnvelopeID, p)
 		return "", true
 	}
-
-	subject = r.cfg.Prefix + ".pay." + w.EnvelopeID
-	b = append(c.buf[:0], `{"payment_id":"p-`...)
-	b = append(b, w.EnvelopeID...)
-	b = append(b, `","amount":`...)
-	b = appendInt(b, int64(total))
-	b = append(b, '}')
-	c.buf = b
-	if m = c.request(subject, b); m == nil {
-		return "", true
-	}
-	if _, ok := c.reply(subject, m); !ok {
-		return "", true
-	}
-	var p api.PayReply
-	if err := json.Unmarshal(m.Data, &p); err != nil || p.State != api.StateLive {
-		c.unexpected(subject, m)
-		return "", true
-	}
-	c.outcomes[p.State]++
+	c.outcomes[string(p.State)]++
 	return w.EnvelopeID, true
 }
 
 // unexpected records a successful reply of the wrong shape as an error.
-func (t *tally) unexpected(subject string, m *nats.Msg) {
+func (t *tally) unexpected(what string, reply any) {
 	t.codes["unexpected_reply"]++
-	t.noteErr("%s: unexpected reply %s", subject, m.Data)
+	t.noteErr("%s: unexpected reply %+v", what, reply)
 }
 
-// countOpen records the status of an open (or grab) reply and sums opened
-// amounts.
-func (t *tally) countOpen(status []byte, m *nats.Msg) {
-	t.outcomes[intern(status)]++
-	if string(status) == api.StatusOpened {
-		if a, ok := jsonInt(m.Data, "amount"); ok {
-			t.amount += a
-		}
+// countOpen records the status of an open and sums opened amounts.
+func (t *tally) countOpen(o hb.OpenResult) {
+	t.outcomes[string(o.Status)]++ // the client's constants: no allocation
+	if o.Status == hb.StatusOpened {
+		t.amount += o.Amount
 	}
 }
 
-// subjects returns prefix.verb.<id> for every id.
-func (r *runner) subjects(verb string, ids []string) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = r.cfg.Prefix + "." + verb + "." + id
-	}
-	return out
-}
-
-// userOps drives n single-user requests (opens or grabs) round-robin over
-// subjects: op i goes to subjects[i%len] as user <tag><i>, so consecutive
-// requests hit different envelopes and no user repeats.
-func (r *runner) userOps(ctx context.Context, name, unit, tag string, n int, subjects []string) (*Result, *tally, error) {
+// userOps drives n single-user requests, opens or grabs (verb), through
+// cl round-robin over ids: op i goes to ids[i%len] as user <tag><i>, so
+// consecutive requests hit different envelopes and no user repeats.
+func (r *runner) userOps(ctx context.Context, name, unit, tag string, n int, cl *hb.Client, verb string, ids []string) (*Result, *tally, error) {
 	var merged *tally
+	grab := verb == "grab"
 	res, err := r.drive(ctx, name, unit, n, func(c *client, i int) bool {
-		c.buf = appendUserBody(c.buf[:0], tag, i)
-		s := subjects[i%len(subjects)]
-		m := c.request(s, c.buf)
-		if m == nil {
-			return false
+		id, user := ids[i%len(ids)], tag+itoa(i)
+		if grab {
+			g, err := cl.Grab(context.Background(), id, user)
+			if err != nil {
+				return c.failed(err)
+			}
+			c.outcomes[string(g.Status)]++
+			return true
 		}
-		if status, ok := c.reply(s, m); ok {
-			c.countOpen(status, m)
+		o, err := cl.Open(context.Background(), id, user)
+		if err != nil {
+			return c.failed(err)
 		}
+		c.countOpen(o)
 		return true
 	})
 	if res != nil {
@@ -139,7 +106,7 @@ func (r *runner) userOps(ctx context.Context, name, unit, tag string, n int, sub
 // spread: opens spread over the set-up envelopes by distinct users.
 func (r *runner) spread(ctx context.Context) (*Result, error) {
 	c := &r.cfg
-	res, t, err := r.userOps(ctx, ScenarioSpread, "opens", "u", c.Opens, r.subjects("open", r.spreadIDs))
+	res, t, err := r.userOps(ctx, ScenarioSpread, "opens", "u", c.Opens, r.hb, "open", r.spreadIDs)
 	if res == nil {
 		return nil, err
 	}
@@ -168,7 +135,7 @@ func (r *runner) spread(ctx context.Context) (*Result, error) {
 
 // grab: read-only grabs on live envelopes by users who never opened.
 func (r *runner) grab(ctx context.Context) (*Result, error) {
-	res, t, err := r.userOps(ctx, ScenarioGrab, "grabs", "g", r.cfg.Grabs, r.subjects("grab", r.grabIDs))
+	res, t, err := r.userOps(ctx, ScenarioGrab, "grabs", "g", r.cfg.Grabs, r.hb, "grab", r.grabIDs)
 	if res == nil {
 		return nil, err
 	}
@@ -195,11 +162,8 @@ func (r *runner) wrap(ctx context.Context) (*Result, error) {
 // share the whole total), the rest find it exhausted.
 func (r *runner) hot(ctx context.Context) (*Result, error) {
 	c := &r.cfg
-	subject := r.cfg.Prefix + ".open." + r.hotID
-	res, err := r.burst(ctx, ScenarioHot, "opens", c.HotOpeners,
-		func(int) string { return subject },
-		func(i int) []byte { return appendUserBody(nil, "h", i) },
-		func(t *tally, status []byte, m *nats.Msg) { t.countOpen(status, m) })
+	res, err := r.burst(ctx, ScenarioHot, "opens", c.HotOpeners, r.hb, r.hotID,
+		func(i int) string { return "h" + itoa(i) }, (*tally).countOpen)
 	if res == nil {
 		return nil, err
 	}
@@ -214,24 +178,4 @@ func (r *runner) hot(ctx context.Context) (*Result, error) {
 	}
 	res.check(want, ok)
 	return res, err
-}
-
-// intern returns the contract's constant for a known status, so that
-// counting one does not allocate a string.
-func intern(status []byte) string {
-	switch string(status) {
-	case api.StatusOpened:
-		return api.StatusOpened
-	case api.StatusAlreadyOpened:
-		return api.StatusAlreadyOpened
-	case api.StatusExhausted:
-		return api.StatusExhausted
-	case api.StatusExpired:
-		return api.StatusExpired
-	case api.StatusCanOpen:
-		return api.StatusCanOpen
-	case api.StatusNotLive:
-		return api.StatusNotLive
-	}
-	return string(status)
 }
