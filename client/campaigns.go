@@ -93,10 +93,13 @@ func (c *Client) Shake(ctx context.Context, id, user string) (ShakeResult, error
 		}
 	}
 	if f.bad || res.Status == "" {
-		res = ShakeResult{}
-		if err := fallback(subject, m, &res, func() bool { return res.Status != "" }); err != nil {
+		// A variable of its own: passing &res to encoding/json would put
+		// every result on the heap.
+		slow := ShakeResult{}
+		if err := fallback(subject, m, &slow, func() bool { return slow.Status != "" }); err != nil {
 			return ShakeResult{}, err
 		}
+		res = slow
 	}
 	return res, nil
 }
@@ -134,10 +137,13 @@ func (c *Client) CampaignOpen(ctx context.Context, id, user, ticket string) (Cam
 		}
 	}
 	if f.bad || res.Status == "" {
-		res = CampaignOpenResult{}
-		if err := fallback(subject, m, &res, func() bool { return res.Status != "" }); err != nil {
+		// A variable of its own: passing &res to encoding/json would put
+		// every result on the heap.
+		slow := CampaignOpenResult{}
+		if err := fallback(subject, m, &slow, func() bool { return slow.Status != "" }); err != nil {
 			return CampaignOpenResult{}, err
 		}
+		res = slow
 	}
 	return res, nil
 }

@@ -155,10 +155,13 @@ func (c *Client) Wrap(ctx context.Context, r WrapRequest) (WrapResult, error) {
 		}
 	}
 	if f.bad || res.EnvelopeID == "" {
-		res = WrapResult{RequestID: r.RequestID}
-		if err := fallback(subject, m, &res, func() bool { return res.EnvelopeID != "" }); err != nil {
+		// A variable of its own: passing &res to encoding/json would put
+		// every result on the heap.
+		slow := WrapResult{RequestID: r.RequestID}
+		if err := fallback(subject, m, &slow, func() bool { return slow.EnvelopeID != "" }); err != nil {
 			return WrapResult{}, err
 		}
+		res = slow
 	}
 	return res, nil
 }
@@ -199,10 +202,13 @@ func (c *Client) Pay(ctx context.Context, id, paymentID string, amount int64) (P
 		}
 	}
 	if f.bad || res.EnvelopeID == "" {
-		res = PayResult{}
-		if err := fallback(subject, m, &res, func() bool { return res.EnvelopeID != "" }); err != nil {
+		// A variable of its own: passing &res to encoding/json would put
+		// every result on the heap.
+		slow := PayResult{}
+		if err := fallback(subject, m, &slow, func() bool { return slow.EnvelopeID != "" }); err != nil {
 			return PayResult{}, err
 		}
+		res = slow
 	}
 	return res, nil
 }
@@ -240,10 +246,13 @@ func (c *Client) Grab(ctx context.Context, id, user string) (GrabResult, error) 
 		}
 	}
 	if f.bad || res.Status == "" {
-		res = GrabResult{}
-		if err := fallback(subject, m, &res, func() bool { return res.Status != "" }); err != nil {
+		// A variable of its own: passing &res to encoding/json would put
+		// every result on the heap.
+		slow := GrabResult{}
+		if err := fallback(subject, m, &slow, func() bool { return slow.Status != "" }); err != nil {
 			return GrabResult{}, err
 		}
+		res = slow
 	}
 	return res, nil
 }
@@ -270,10 +279,13 @@ func (c *Client) Open(ctx context.Context, id, user string) (OpenResult, error) 
 func decodeOpen(subject string, m *nats.Msg) (OpenResult, error) {
 	res, ok := parseOpen(m.Data)
 	if !ok {
-		res = OpenResult{}
-		if err := fallback(subject, m, &res, func() bool { return res.Status != "" }); err != nil {
+		// A variable of its own: passing &res to encoding/json would put
+		// every result on the heap.
+		slow := OpenResult{}
+		if err := fallback(subject, m, &slow, func() bool { return slow.Status != "" }); err != nil {
 			return OpenResult{}, err
 		}
+		res = slow
 	}
 	return res, nil
 }
