@@ -14,5 +14,11 @@
 // internal/app). internal/auth tests the same
 // permissions against a stand-in service; these use the real one.
 //
+// Requests to the contract go through the typed client (package client),
+// as an app's would: client.Connect with client.creds over TCP, or
+// client.New on Env.NC. TestAPIDocsMatchServiceAndClient holds the
+// endpoint table of docs/api.md, the service's $SRV.INFO and the methods
+// of *client.Client to the same list.
+//
 // The package has no non-test code.
 package e2e

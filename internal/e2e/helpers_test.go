@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hongbao/hongbao/client"
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/internal/testenv"
 	"github.com/hongbao/hongbao/reconcile"
@@ -25,8 +26,18 @@ import (
 func start(t *testing.T) (*testenv.Env, string) {
 	t.Helper()
 	h := testenv.Start(t, service.Config{}, testenv.WithAuth(), testenv.WithListen())
-	id := h.WrapAndPay("equal", 300, 3)
-	h.Open(id, "bob")
+	c := client.New(h.NC) // Env.NC is the client's connection
+	w, err := c.Wrap(ctx(t), client.WrapRequest{Sender: "alice", Kind: client.Equal, Total: 300, Count: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Pay(ctx(t), w.EnvelopeID, "pay-"+w.EnvelopeID, 300); err != nil {
+		t.Fatal(err)
+	}
+	id := w.EnvelopeID
+	if o, err := c.Open(ctx(t), id, "bob"); err != nil || !o.Opened() {
+		t.Fatalf("open: %+v %v", o, err)
+	}
 	// Wait until the credit has reached the ledger (the books balance), so
 	// that the counts taken by the tests do not move under them.
 	js := h.Srv.JetStream(t)

@@ -10,7 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/client"
 	"github.com/hongbao/hongbao/internal/auth"
 	"github.com/hongbao/hongbao/internal/natstest"
 	"github.com/hongbao/hongbao/internal/testenv"
@@ -22,20 +22,50 @@ import (
 // buckets are the service's key-value buckets.
 var buckets = []string{"HONGBAO_TIMERS", "HONGBAO_WRAPS", "HONGBAO_DISPATCH"}
 
-// TestClientPermissionContractThroughImports: with the client credentials
-// the contract works end to end through the clients account's imports:
-// wrap, pay, open, get, wallet, with the micro error headers on errors.
+// TestClientPermissionContractThroughImports: with the client credentials,
+// connecting over TCP as an app would (client.Connect), the contract works
+// end to end through the clients account's imports: wrap (in start), pay,
+// grab, open, get with read-your-writes, the user lists and the wallet,
+// with the micro error headers on errors (the client reads the code from
+// them and the body).
 func TestClientPermissionContractThroughImports(t *testing.T) {
 	h, id := start(t)
-	o := h.Open(id, "carol")
-	g := h.Get(id, o.Seq)
-	if len(g.Opens) != 2 {
-		t.Fatalf("get: %d opens, want 2", len(g.Opens))
+	c, err := client.Connect(h.Srv.URL(), h.Srv.Auth().ClientCreds)
+	if err != nil {
+		t.Fatal(err)
 	}
-	testenv.Decode[api.WalletReply](t, h.Request("hongbao.wallet.bob", `{}`))
-	// An error reply crosses the import with its headers (ParseReply
-	// checks them).
-	h.ExpectError(h.Request("hongbao.open.not-an-id", `{"user":"bob"}`), "400", "invalid_id")
+	defer c.Close()
+	if g, err := c.Grab(ctx(t), id, "carol"); err != nil || g.Status != client.StatusCanOpen {
+		t.Fatalf("grab: %+v %v", g, err)
+	}
+	o, err := c.Open(ctx(t), id, "carol")
+	if err != nil || !o.Opened() || o.Amount != 100 {
+		t.Fatalf("open: %+v %v", o, err)
+	}
+	g, err := c.GetAfter(ctx(t), id, o.Seq)
+	if err != nil || len(g.Opens) != 2 || g.Envelope.OpenedTotal != 200 {
+		t.Fatalf("get: %+v %v", g, err)
+	}
+	r, err := c.UserReceived(ctx(t), "carol", client.AfterSeq(o.Seq))
+	if err != nil || r.Totals.Count != 1 || r.Items[0].EnvelopeID != id {
+		t.Fatalf("received: %+v %v", r, err)
+	}
+	s, err := c.UserSent(ctx(t), "alice", client.AfterSeq(o.Seq))
+	if err != nil || s.Totals.Count != 1 || s.Items[0].OpenedCount != 2 {
+		t.Fatalf("sent: %+v %v", s, err)
+	}
+	// start waited until bob's credit reached the ledger.
+	if w, err := c.Wallet(ctx(t), "bob"); err != nil || w.Balance != 100 || len(w.Entries) != 1 || w.Entries[0].EnvelopeID != id {
+		t.Fatalf("wallet: %+v %v", w, err)
+	}
+	// An error reply crosses the import with its headers.
+	var e *client.Error
+	if _, err := c.Open(ctx(t), "not-an-id", "bob"); !errors.Is(err, client.ErrInvalidID) || !errors.As(err, &e) || e.Status != 400 {
+		t.Fatalf("open not-an-id: %v", err)
+	}
+	if _, err := c.Pay(ctx(t), id, "another-payment", 300); !errors.Is(err, client.ErrConflict) {
+		t.Fatalf("second payment: %v", err)
+	}
 }
 
 // TestClientPermissionCannotAppendEvents: a client cannot publish to

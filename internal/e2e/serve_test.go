@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -10,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/hongbao/hongbao/api"
+	"github.com/hongbao/hongbao/client"
 	"github.com/hongbao/hongbao/internal/app"
 	"github.com/hongbao/hongbao/internal/embedded"
 )
@@ -65,17 +64,15 @@ func TestServePermissionFreshDataDir(t *testing.T) {
 		anon.Close()
 		t.Fatal("anonymous connection accepted")
 	}
-	cc, err := embedded.Dial(srv.ClientURL(), d.ClientCreds)
+	c, err := client.Connect(srv.ClientURL(), d.ClientCreds)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer cc.Close()
-	m, err := cc.Request("hongbao.wrap", []byte(`{"request_id":"c-1","sender":"alice","kind":"lucky","total":10000,"count":3}`), 30*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var w api.WrapReply
-	if err := json.Unmarshal(m.Data, &w); err != nil || w.State != api.StateWrapped {
-		t.Fatalf("wrap with client.creds: %s (%v)", m.Data, err)
+	defer c.Close()
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	w, err := c.Wrap(cctx, client.WrapRequest{RequestID: "c-1", Sender: "alice", Kind: client.Lucky, Total: 10000, Count: 3})
+	if err != nil || w.State != client.StateWrapped {
+		t.Fatalf("wrap with client.creds: %+v (%v)", w, err)
 	}
 }
