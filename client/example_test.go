@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/hongbao/hongbao/client"
@@ -35,6 +37,12 @@ func ExampleConnect() {
 	// wrap: wrapped 1000 5 equal
 	// pay: live true
 }
+
+var runs atomic.Int64
+
+// user names a user of this run of the examples only, so that they print
+// the same when run again against the same instance (go test -count).
+func user(name string) string { return name + "-" + strconv.FormatInt(runs.Add(1), 10) }
 
 // newEnvelope wraps and pays an equal envelope of alice's.
 func newEnvelope(ctx context.Context, c *client.Client, total int64, count int) string {
@@ -90,8 +98,9 @@ func ExampleClient_GetAfter() {
 	defer c.Close()
 	ctx := context.Background()
 	id := newEnvelope(ctx, c, 200, 2)
-	o1, _ := c.Open(ctx, id, "erin")
-	o2, _ := c.Open(ctx, id, "frank")
+	erin := user("erin") // a user of this run only: the examples may run again
+	o1, _ := c.Open(ctx, id, erin)
+	o2, _ := c.Open(ctx, id, user("frank"))
 
 	g, err := c.GetAfter(ctx, id, o2.Seq)
 	if err != nil {
@@ -99,17 +108,17 @@ func ExampleClient_GetAfter() {
 	}
 	fmt.Println(g.Envelope.State, g.Envelope.OpenedCount, g.Envelope.OpenedTotal)
 	for _, op := range g.Opens {
-		fmt.Println(op.Index, op.User, op.Amount, op.BestLuck)
+		fmt.Println(op.Index, op.User == erin, op.Amount, op.BestLuck)
 	}
-	r, err := c.UserReceived(ctx, "erin", client.AfterSeq(o1.Seq))
+	r, err := c.UserReceived(ctx, erin, client.AfterSeq(o1.Seq))
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("erin received", r.Totals.Count, r.Items[0].Amount, r.Items[0].EnvelopeID == id)
 	// Output:
 	// finished 2 200
-	// 1 erin 100 true
-	// 2 frank 100 false
+	// 1 true 100 true
+	// 2 false 100 false
 	// erin received 1 100 true
 }
 
@@ -146,18 +155,19 @@ func ExampleClient_Wallet() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	id := newEnvelope(ctx, c, 500, 1)
-	if _, err := c.Open(ctx, id, "grace"); err != nil {
+	grace := user("grace")
+	if _, err := c.Open(ctx, id, grace); err != nil {
 		log.Fatal(err)
 	}
 	tick := time.NewTicker(10 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		w, err := c.Wallet(ctx, "grace")
+		w, err := c.Wallet(ctx, grace)
 		if err != nil {
 			log.Fatal(err)
 		}
 		if w.Balance > 0 {
-			fmt.Println(w.User, w.Balance, w.Entries[0].Kind, w.Entries[0].EnvelopeID == id)
+			fmt.Println(w.Balance, w.Entries[0].Kind, w.Entries[0].EnvelopeID == id)
 			break
 		}
 		select {
@@ -167,7 +177,7 @@ func ExampleClient_Wallet() {
 		}
 	}
 	// Output:
-	// grace 500 open true
+	// 500 open true
 }
 
 // A sender's sent list shows what became of each envelope.
@@ -178,12 +188,13 @@ func ExampleClient_UserSent() {
 	}
 	defer c.Close()
 	ctx := context.Background()
-	w, err := c.Wrap(ctx, client.WrapRequest{Sender: "heidi", Kind: client.Lucky, Total: 1000, Count: 3})
+	heidi := user("heidi")
+	w, err := c.Wrap(ctx, client.WrapRequest{Sender: heidi, Kind: client.Lucky, Total: 1000, Count: 3})
 	if err != nil {
 		log.Fatal(err)
 	}
 	o, err := func() (client.OpenResult, error) {
-		if _, err := c.Pay(ctx, w.EnvelopeID, "p-heidi-1", 1000); err != nil {
+		if _, err := c.Pay(ctx, w.EnvelopeID, "p-"+w.EnvelopeID, 1000); err != nil {
 			return client.OpenResult{}, err
 		}
 		return c.Open(ctx, w.EnvelopeID, "ivan")
@@ -191,7 +202,7 @@ func ExampleClient_UserSent() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	s, err := c.UserSent(ctx, "heidi", client.AfterSeq(o.Seq), client.Limit(10))
+	s, err := c.UserSent(ctx, heidi, client.AfterSeq(o.Seq), client.Limit(10))
 	if err != nil {
 		log.Fatal(err)
 	}
